@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// `npm test` after the build: make sure the real front ends the tests drive are installed (installing them from
+// Debian's packages when we are root and they are missing, else failing with what to install), then run every
+// compiled dist/test/**/*.test.js with node:test. Node 20's --test expands no globs, hence the explicit list.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+// binary the tests run -> Debian package that provides it
+const REQUIRED = [
+  ['/usr/sbin/nginx', 'nginx'],
+  ['/usr/sbin/lighttpd', 'lighttpd'],
+  ['/usr/sbin/apache2', 'apache2'],
+  ['/usr/bin/wrk', 'wrk'],
+];
+
+function ensureFrontEnds() {
+  const missing = REQUIRED.filter(([bin]) => !existsSync(bin)).map(([, pkg]) => pkg);
+  if (missing.length === 0) return;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!isRoot || !existsSync('/usr/bin/apt-get')) {
+    console.error(`run-tests: the tests need ${missing.join(', ')}; install them first: apt-get install -y ${missing.join(' ')}`);
+    process.exit(1);
+  }
+  console.error(`run-tests: installing ${missing.join(', ')} from Debian packages (apt-get)…`);
+  // Keep the packages' own services from starting on :80 during install: the tests run their own instances.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]]) {
+      const r = spawnSync('apt-get', args, { stdio: 'inherit', env });
+      if (r.status !== 0) {
+        console.error(`run-tests: 'apt-get ${args.join(' ')}' failed; install ${missing.join(' ')} by hand`);
+        process.exit(1);
+      }
+    }
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+}
+
+function findTests(dir, out = []) {
+  if (!existsSync(dir)) return out;
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) findTests(path, out);
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+ensureFrontEnds();
+const filter = process.argv.slice(2);
+let files = findTests(join(ROOT, 'dist', 'test'));
+if (filter.length > 0) files = files.filter((f) => filter.some((part) => f.includes(part)));
+if (files.length === 0) {
+  console.error('run-tests: no compiled tests found under dist/test (did the build run?)');
+  process.exit(1);
+}
+console.error(`run-tests: ${files.length} test files: ${files.map((f) => relative(ROOT, f)).join(' ')}`);
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: ROOT });
+process.exit(r.status ?? 1);

@@ -1,0 +1,38 @@
+// The frozen configuration every other module reads. Built by config/load.ts from defaults, YAML, environment
+// and flags (in that order of precedence, flags last); nothing outside config/ parses user input into it.
+
+import type { ProtocolLimits, ProtocolTimeouts } from '../protocol/limits.js';
+
+export type ListenAddress =
+  | { kind: 'tcp'; host: string; port: number } // host is a literal IPv4/IPv6 address or a name; IPv6 without brackets
+  | { kind: 'unix'; path: string } // absolute path
+  | { kind: 'fd'; fd: number }; // an inherited, already bound socket (systemd LISTEN_FDS)
+
+export type LogFormat = 'text' | 'json';
+
+export interface Config {
+  /** Absolute path of the app module. */
+  app: string;
+  workers: number;
+  listen: ListenAddress;
+  /** Unix sockets only: file mode (default 0o666, the reach of the loopback TCP default) and optional group. */
+  socketMode: number;
+  socketGroup: string | null;
+  backlog: number;
+  gracefulTimeoutMs: number;
+  bootTimeoutMs: number;
+  /** Reload: how many new workers may start before old ones drain (1 = one slot at a time). */
+  reloadSurge: number;
+  /** Restart backoff for a slot that keeps crashing: min doubles up to max; reset after a worker stays up. */
+  restartBackoffMinMs: number;
+  restartBackoffMaxMs: number;
+  statsIntervalMs: number;
+  /** Optional instance name: keys the default control socket path (control/paths.ts). */
+  name: string | null;
+  /** Explicit control socket path, or null for the derived default. */
+  control: string | null;
+  limits: ProtocolLimits;
+  timeouts: ProtocolTimeouts;
+  logLevel: string;
+  logFormat: LogFormat;
+}

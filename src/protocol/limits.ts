@@ -1,0 +1,37 @@
+// Limits and deadlines of the protocol layer, with the defaults SCGI.md §5 suggests.
+// The parser enforces the byte limits; worker/serve.ts enforces the time limits (the protocol layer has no timers).
+
+export interface ProtocolLimits {
+  /** Largest header netstring accepted (the length prefix is checked before buffering: 431 above it). */
+  maxHeaderBytes: number;
+  /** Largest number of name/value pairs in one header block (431 above it). */
+  maxHeaderCount: number;
+  /** Largest CONTENT_LENGTH accepted (413 above it, answered before reading the body). */
+  maxBodyBytes: number;
+  /** strict: reject a missing/invalid SCGI=1, any duplicate name, CONTENT_LENGTH not first. */
+  strict: boolean;
+}
+
+export interface ProtocolTimeouts {
+  /** Whole header phase, from accept to the trailing comma (not per byte): case 13. */
+  headerTimeoutMs: number;
+  /** Longest silence while reading the body. */
+  bodyIdleTimeoutMs: number;
+  /** After an early answer, read and drop the unread body for at most this long / this many bytes, then close: cases 24-25. */
+  drainTimeoutMs: number;
+  drainMaxBytes: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxHeaderBytes: 64 * 1024,
+  maxHeaderCount: 1000,
+  maxBodyBytes: 1024 * 1024 * 1024,
+  strict: false,
+});
+
+export const DEFAULT_TIMEOUTS: Readonly<ProtocolTimeouts> = Object.freeze({
+  headerTimeoutMs: 10_000,
+  bodyIdleTimeoutMs: 30_000,
+  drainTimeoutMs: 1_000,
+  drainMaxBytes: 1024 * 1024,
+});

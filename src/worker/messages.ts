@@ -1,0 +1,53 @@
+// The master <-> worker contract: the options a worker starts with, and the IPC messages both ways.
+// The master imports these types; nothing else in worker/ is visible to it.
+
+import type { ProtocolLimits, ProtocolTimeouts } from '../protocol/limits.js';
+
+/** Environment variable carrying the JSON WorkerOptions; the worker deletes it before loading the app. */
+export const WORKER_OPTIONS_ENV = 'SCGI_SUPERVISE_WORKER';
+
+/** The listening socket is handed to every worker as this file descriptor (stdio slot 4; slot 3 is IPC). */
+export const LISTEN_FD = 4;
+
+export interface WorkerOptions {
+  /** Absolute path of the user's app module (CJS or ESM). */
+  app: string;
+  /** Slot number, 1..N, stable across restarts of the slot. */
+  workerId: number;
+  generation: number;
+  limits: ProtocolLimits;
+  timeouts: ProtocolTimeouts;
+  /** How long a drain may take before the worker closes what is left itself (the master escalates after it). */
+  gracefulTimeoutMs: number;
+  /** How often the worker reports its counters (no per-request message: issue 4). */
+  statsIntervalMs: number;
+  logLevel: string;
+  logFormat: 'text' | 'json';
+}
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  hint?: string;
+  stack?: string;
+}
+
+export type MasterToWorker =
+  /** Stop accepting, finish in-flight requests (up to gracefulTimeoutMs), then exit EXIT_OK. */
+  | { type: 'drain' };
+
+export type WorkerToMaster =
+  /** The app is loaded (and awaited) and the worker accepts on the shared socket. */
+  | { type: 'ready' }
+  /** Sent just before exiting EXIT_APP_LOAD_FAILED, so the master can print the app's own error. */
+  | { type: 'load-failed'; error: SerializedError }
+  /** Cumulative counters, sent every statsIntervalMs when they changed, and once when draining ends. */
+  | { type: 'stats'; requests: number; inflight: number }
+  /** Acknowledges a drain: the worker no longer accepts. */
+  | { type: 'draining'; inflight: number };
+
+export function isWorkerToMaster(value: unknown): value is WorkerToMaster {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining';
+}
