@@ -15,6 +15,11 @@ export type ErrorCode =
   | 'ERR_SCGI_BODY_TIMEOUT'
   | 'ERR_SCGI_TRUNCATED_BODY'
   | 'ERR_SCGI_BAD_RESPONSE_HEADER'
+  | 'ERR_SCGI_EMPTY_REQUEST' // EOF before any byte (health checks, Apache's chunked → 411): silent-close
+  | 'ERR_SCGI_TRUNCATED_HEADER' // EOF inside the netstring: silent-close
+  | 'ERR_SCGI_TOO_MANY_HEADERS'
+  | 'ERR_SCGI_CONTENT_LENGTH_NOT_FIRST'
+  | 'ERR_SCGI_MISSING_REQUEST_VARS' // no REQUEST_METHOD/REQUEST_URI: the front end lacks `include scgi_params` (500)
   // listening socket
   | 'ERR_LISTEN_IN_USE'
   | 'ERR_LISTEN_BAD_ADDRESS'
