@@ -8,7 +8,10 @@ export interface ProtocolLimits {
   maxHeaderCount: number;
   /** Largest CONTENT_LENGTH accepted (413 above it, answered before reading the body). */
   maxBodyBytes: number;
-  /** strict: reject a missing/invalid SCGI=1, any duplicate name, CONTENT_LENGTH not first. */
+  /**
+   * strict: also reject a missing/invalid SCGI=1 (default: a warning) and every duplicate name (default: HTTP_* merged).
+   * CONTENT_LENGTH not first is rejected in both modes (SCGI.md case 16).
+   */
   strict: boolean;
 }
 

@@ -1,5 +1,3 @@
-// CONTRACT STUB: the protocol helper replaces the body of this file; the exported names and signatures are fixed.
-//
 // RequestParser: an SCGI push parser with no IO. Bytes in (push), events out (the sink's callbacks):
 //   onHead once, when the header netstring and its comma are complete and valid;
 //   onBody zero or more times (subarrays of the pushed chunks, never copied), exactly CONTENT_LENGTH bytes in all;
@@ -8,9 +6,11 @@
 // Bytes after the body are counted in `extraBytes` and otherwise ignored (never a second request: case 24).
 // end() tells the parser the peer sent EOF: before any byte → onError(silent); mid-header → onError(silent);
 // mid-body → onError(ERR_SCGI_TRUNCATED_BODY, status null) (case 23).
+// Not here: deadlines (cases 13-14) and draining (case 25) live in worker/serve.ts; responses in response-writer.ts.
 
-import type { ProtocolError } from './errors.js';
-import type { ProtocolLimits } from './limits.js';
+import type { ErrorCode } from '../errors.js';
+import { ProtocolError, type ProtocolStatus } from './errors.js';
+import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.js';
 
 export interface RequestHead {
   /** Body length from CONTENT_LENGTH (decimal, leading zeros allowed, never octal). */
@@ -39,20 +39,339 @@ export interface ParserSink {
 
 export type ParserState = 'length' | 'headers' | 'comma' | 'body' | 'done' | 'failed';
 
+// Node's Buffer has this fast, unchecked latin1 decoder (toString('latin1', a, b) wraps it); @types/node omits it.
+interface Latin1Buffer extends Buffer {
+  latin1Slice(start: number, end: number): string;
+}
+
+const COLON = 0x3a;
+const COMMA = 0x2c;
+/** "more than 7 digits" is over any sane header limit (SCGI.md case 5), whatever maxHeaderBytes says. */
+const MAX_LENGTH_DIGITS = 7;
+/** Significant digits of a CONTENT_LENGTH that still fit a safe integer without care (case 18). */
+const MAX_BODY_DIGITS = 15;
+
 export class RequestParser {
   state: ParserState = 'length';
   /** Bytes received after the body (ignored). */
   extraBytes = 0;
   /** Bytes received in all (for the drain cap and logs). */
   bytesReceived = 0;
+  /**
+   * CONTENT_LENGTH once the block is parsed, -1 before. Also set when it was refused with 413, so the worker
+   * knows how much to drain after answering (case 25).
+   */
+  contentLength = -1;
 
-  constructor(_sink: ParserSink, _limits?: Partial<ProtocolLimits>) {}
+  private readonly sink: ParserSink;
+  private readonly maxHeaderBytes: number;
+  private readonly maxHeaderCount: number;
+  private readonly maxBodyBytes: number;
+  private readonly strict: boolean;
+  /** The netstring length: accumulated digit by digit in 'length', then the announced block size. */
+  private headerLength = 0;
+  private lengthDigits = 0;
+  /** Only when the block arrives split across chunks: one buffer of the announced length, filled in place. */
+  private block: Buffer | null = null;
+  private blockFilled = 0;
+  private bodyRemaining = 0;
 
-  push(_chunk: Buffer): void {
-    throw new Error('not implemented');
+  constructor(sink: ParserSink, limits?: Partial<ProtocolLimits>) {
+    this.sink = sink;
+    this.maxHeaderBytes = limits?.maxHeaderBytes ?? DEFAULT_LIMITS.maxHeaderBytes;
+    this.maxHeaderCount = limits?.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount;
+    this.maxBodyBytes = limits?.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes;
+    this.strict = limits?.strict ?? DEFAULT_LIMITS.strict;
+  }
+
+  push(chunk: Buffer): void {
+    const end = chunk.length;
+    this.bytesReceived += end;
+    let pos = 0;
+    while (pos < end) {
+      switch (this.state) {
+        case 'length':
+          pos = this.readLength(chunk, pos);
+          break;
+        case 'headers':
+          pos = this.readBlock(chunk, pos);
+          break;
+        case 'comma':
+          pos = this.readComma(chunk, pos);
+          break;
+        case 'body':
+          pos = this.readBody(chunk, pos);
+          break;
+        case 'done':
+          this.extraBytes += end - pos;
+          return;
+        case 'failed':
+          return;
+        default:
+          return assertNever(this.state);
+      }
+    }
   }
 
   end(): void {
-    throw new Error('not implemented');
+    switch (this.state) {
+      case 'length':
+        if (this.bytesReceived === 0) {
+          // Apache connects before answering a chunked request with 411 itself; health checks do the same (case 12).
+          return this.fail('ERR_SCGI_EMPTY_REQUEST', null, 'connection closed before any byte was sent');
+        }
+        return this.fail('ERR_SCGI_TRUNCATED_HEADER', null, 'connection closed inside the netstring length');
+      case 'headers':
+      case 'comma':
+        return this.fail('ERR_SCGI_TRUNCATED_HEADER', null, 'connection closed inside the header block');
+      case 'body':
+        return this.fail(
+          'ERR_SCGI_TRUNCATED_BODY',
+          null,
+          `connection closed with ${this.bodyRemaining} of ${this.contentLength} body bytes missing`,
+        );
+      case 'done':
+      case 'failed':
+        return;
+      default:
+        return assertNever(this.state);
+    }
   }
+
+  /** The netstring length, byte by byte, so a bad byte fails at once (cases 2-6), before anything is buffered. */
+  private readLength(chunk: Buffer, pos: number): number {
+    const end = chunk.length;
+    let value = this.headerLength;
+    let digits = this.lengthDigits;
+    while (pos < end) {
+      const c = chunk[pos++]!;
+      if (c >= 0x30 && c <= 0x39) {
+        // "Extra zeros at the front of [len] are prohibited"
+        if (digits === 1 && value === 0) return this.failAt(400, 'ERR_SCGI_BAD_NETSTRING', 'netstring length has a leading zero');
+        value = value * 10 + (c - 0x30);
+        digits++;
+        if (digits > MAX_LENGTH_DIGITS || value > this.maxHeaderBytes) {
+          return this.failAt(
+            431,
+            'ERR_SCGI_HEADER_TOO_LARGE',
+            `header netstring announces more than ${this.maxHeaderBytes} bytes`,
+            'raise maxHeaderBytes if the front end legitimately sends such large header blocks',
+          );
+        }
+      } else if (c === COLON && digits > 0) {
+        if (value === 0) {
+          return this.failAt(400, 'ERR_SCGI_MISSING_CONTENT_LENGTH', 'empty header block (0:,): CONTENT_LENGTH is missing');
+        }
+        this.headerLength = value;
+        this.state = 'headers';
+        return pos;
+      } else {
+        return this.failAt(
+          400,
+          'ERR_SCGI_BAD_NETSTRING',
+          c === 0 && digits === 0
+            ? 'request starts with a NUL byte: not SCGI (uwsgi framing? check scgi.protocol in lighttpd)'
+            : `unexpected byte 0x${c.toString(16).padStart(2, '0')} in the netstring length`,
+        );
+      }
+    }
+    this.headerLength = value;
+    this.lengthDigits = digits;
+    return pos;
+  }
+
+  private readBlock(chunk: Buffer, pos: number): number {
+    const end = chunk.length;
+    const len = this.headerLength;
+    if (this.block === null) {
+      // Common case: the whole block and its comma in this chunk; parse it in place, copy nothing.
+      if (end - pos > len) {
+        const stop = pos + len;
+        if (chunk[stop] !== COMMA) return this.missingComma();
+        this.parseBlock(chunk, pos, stop);
+        return stop + 1;
+      }
+      this.block = Buffer.allocUnsafe(len);
+      this.blockFilled = 0;
+    }
+    const take = Math.min(len - this.blockFilled, end - pos);
+    chunk.copy(this.block, this.blockFilled, pos, pos + take);
+    this.blockFilled += take;
+    if (this.blockFilled === len) this.state = 'comma';
+    return pos + take;
+  }
+
+  private readComma(chunk: Buffer, pos: number): number {
+    if (chunk[pos] !== COMMA) return this.missingComma();
+    const block = this.block!;
+    this.block = null;
+    this.parseBlock(block, 0, block.length);
+    return pos + 1;
+  }
+
+  private missingComma(): number {
+    // "Do not resync": a wrong length means we cannot know where anything is.
+    return this.failAt(400, 'ERR_SCGI_BAD_NETSTRING', 'header netstring is not followed by a comma');
+  }
+
+  /** `name NUL value NUL` pairs in buf[start, stop); on success emits onHead (and onEnd for an empty body). */
+  private parseBlock(buf: Buffer, start: number, stop: number): void {
+    if (buf[stop - 1] !== 0) return this.fail('ERR_SCGI_BAD_HEADER', 400, 'header block does not end with a NUL byte');
+    // One C++ call decodes the whole block; the pairs are then cut with string indexOf/slice, which stay in the
+    // JS engine (cheaper than two Buffer#indexOf + two decodes per pair). latin1 is byte-exact (case 22).
+    const text = (buf as Latin1Buffer).latin1Slice(start, stop);
+    const len = text.length;
+    const params: Record<string, string> = Object.create(null);
+    let pos = 0;
+    let count = 0;
+    let clFirst = false;
+    while (pos < len) {
+      const nameEnd = text.indexOf('\0', pos);
+      // "name ::= notnull+" (case 9)
+      if (nameEnd === pos) return this.fail('ERR_SCGI_BAD_HEADER', 400, `empty parameter name at byte ${pos} of the header block`);
+      const valueStart = nameEnd + 1;
+      // The block ends in NUL, so a name that ends the block has no value: an odd number of strings (case 8).
+      if (valueStart === len) return this.fail('ERR_SCGI_BAD_HEADER', 400, 'header block has a name without a value');
+      const valueEnd = text.indexOf('\0', valueStart);
+      const name = text.slice(pos, nameEnd);
+      const value = text.slice(valueStart, valueEnd);
+      pos = valueEnd + 1;
+      if (count === 0) clFirst = name === 'CONTENT_LENGTH';
+      if (++count > this.maxHeaderCount) {
+        return this.fail(
+          'ERR_SCGI_TOO_MANY_HEADERS',
+          431,
+          `header block has more than ${this.maxHeaderCount} parameters`,
+          'raise maxHeaderCount if the front end legitimately sends that many',
+        );
+      }
+      const previous = params[name];
+      if (previous === undefined) {
+        params[name] = value;
+      } else if (!this.strict && name.startsWith('HTTP_')) {
+        // "Duplicate names are not allowed", but nginx < 1.23 and lighttpd < 1.4.83 send them (case 20).
+        params[name] = previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+      } else {
+        return this.fail('ERR_SCGI_DUPLICATE_HEADER', 400, `duplicate parameter ${name}`);
+      }
+    }
+    this.checkHead(params, clFirst);
+  }
+
+  private checkHead(params: Record<string, string>, clFirst: boolean): void {
+    const clText = params.CONTENT_LENGTH;
+    if (clText === undefined) {
+      return this.fail('ERR_SCGI_MISSING_CONTENT_LENGTH', 400, 'CONTENT_LENGTH is missing', 'the SCGI spec requires it, even when 0');
+    }
+    // "The first header must have the name CONTENT_LENGTH" (case 16): every tested front end complies.
+    if (!clFirst) return this.fail('ERR_SCGI_CONTENT_LENGTH_NOT_FIRST', 400, 'CONTENT_LENGTH is not the first parameter');
+    const contentLength = parseDecimal(clText);
+    if (contentLength === -1) {
+      return this.fail('ERR_SCGI_BAD_CONTENT_LENGTH', 400, `CONTENT_LENGTH ${JSON.stringify(clText)} is not a decimal number`);
+    }
+    this.contentLength = contentLength === -2 ? Number.MAX_SAFE_INTEGER : contentLength;
+    if (contentLength === -2 || contentLength > this.maxBodyBytes) {
+      // Reported at head time, before any body byte, so the worker can answer 413 and drain (cases 18, 25).
+      return this.fail(
+        'ERR_SCGI_BODY_TOO_LARGE',
+        413,
+        `CONTENT_LENGTH ${clText} is over the limit of ${this.maxBodyBytes} bytes`,
+        'raise maxBodyBytes if such bodies are legitimate',
+      );
+    }
+    if (params.SCGI !== '1') {
+      if (this.strict) return this.fail('ERR_SCGI_MISSING_SCGI', 400, 'SCGI=1 is missing', 'add `include scgi_params` to the front end');
+      this.sink.onWarning?.({ type: 'missing-scgi' });
+    }
+    const method = params.REQUEST_METHOD;
+    const uri = params.REQUEST_URI;
+    if (method === undefined || method === '' || uri === undefined || uri === '') {
+      return this.fail(
+        'ERR_SCGI_MISSING_REQUEST_VARS',
+        500,
+        `${method ? 'REQUEST_URI' : 'REQUEST_METHOD'} is missing or empty`,
+        'the front end does not send the CGI variables: add `include scgi_params` (nginx) to the location',
+      );
+    }
+    // The body length comes only from CONTENT_LENGTH; a disagreeing HTTP_CONTENT_LENGTH without TE is the
+    // nginx < 1.29.6 unbuffered bug (CONTENT_LENGTH 9062, then 1 MiB of body): worth a warning (case 21).
+    const httpContentLength = params.HTTP_CONTENT_LENGTH;
+    if (
+      httpContentLength !== undefined &&
+      httpContentLength !== clText &&
+      params.HTTP_TRANSFER_ENCODING === undefined &&
+      parseDecimal(httpContentLength) !== contentLength
+    ) {
+      this.sink.onWarning?.({ type: 'content-length-mismatch', contentLength, httpContentLength });
+    }
+    if (contentLength === 0) {
+      this.state = 'done';
+      this.sink.onHead({ contentLength, params, method, uri });
+      // The sink may have failed us meanwhile (nothing may follow onError).
+      if (this.state === 'done') this.sink.onEnd();
+    } else {
+      this.state = 'body';
+      this.bodyRemaining = contentLength;
+      this.sink.onHead({ contentLength, params, method, uri });
+    }
+  }
+
+  private readBody(chunk: Buffer, pos: number): number {
+    const available = chunk.length - pos;
+    const remaining = this.bodyRemaining;
+    if (available < remaining) {
+      this.bodyRemaining = remaining - available;
+      this.sink.onBody(pos === 0 ? chunk : chunk.subarray(pos));
+      return chunk.length;
+    }
+    // Complete at exactly header_end + CONTENT_LENGTH: no EOF needed (case 27).
+    this.bodyRemaining = 0;
+    this.state = 'done';
+    this.sink.onBody(pos === 0 && available === remaining ? chunk : chunk.subarray(pos, pos + remaining));
+    this.sink.onEnd();
+    return pos + remaining;
+  }
+
+  private failAt(status: ProtocolStatus, code: ErrorCode, message: string, hint?: string): number {
+    this.fail(code, status, message, hint);
+    return Number.MAX_SAFE_INTEGER; // ends push()'s loop
+  }
+
+  private fail(code: ErrorCode, status: ProtocolStatus, message: string, hint?: string): void {
+    this.state = 'failed';
+    this.block = null;
+    this.sink.onError(new ProtocolError(code, status, message, hint === undefined ? {} : { hint }));
+  }
+}
+
+/**
+ * "a nonempty sequence of ASCII digits ... in decimal": -1 when not that (`""`, `12a`, `-1`, `+5`, ` 5`, `0x10`, `1e3`,
+ * non-ASCII digits), -2 when too large for a safe integer. Leading zeros are decimal (`010` is 10, never octal), and
+ * the digit count is guarded before any arithmetic (case 17-18).
+ */
+export function parseDecimal(text: string): number {
+  const len = text.length;
+  if (len === 0) return -1;
+  let value = 0;
+  let significant = 0;
+  for (let i = 0; i < len; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    if (significant > 0 || d !== 0) {
+      if (++significant > MAX_BODY_DIGITS) {
+        // Keep scanning: a non-digit later still makes it a 400, not a 413.
+        for (let j = i + 1; j < len; j++) {
+          const e = text.charCodeAt(j) - 0x30;
+          if (e < 0 || e > 9) return -1;
+        }
+        return -2;
+      }
+      value = value * 10 + d;
+    }
+  }
+  return value;
+}
+
+function assertNever(state: never): never {
+  throw new Error(`unreachable parser state ${String(state)}`);
 }
