@@ -1,0 +1,368 @@
+// Raw-socket helpers for the hostile-input and lifecycle tests: send hand-made bytes on a schedule, read until the
+// peer ends the connection, and report how it ended (FIN, RST, timeout) and when; a strict reader of the CGI-style
+// response head; and small process utilities (free ports, pid polling). Not a normal SCGI client: that is
+// src/protocol/request-encoder.ts and the `request` CLI. Starting the supervisor is test/helpers/supervisor.ts.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Socket } from 'node:net';
+import { CLI } from './paths.js';
+
+export type Target = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+/** The `-l/--listen` spelling of a target. */
+export function listenArg(target: Target): string {
+  return target.kind === 'tcp' ? `${target.host}:${target.port}` : `unix:${target.path}`;
+}
+
+/** A port the kernel just handed out on 127.0.0.1 (listen on 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
+
+export function connectTo(target: Target, allowHalfOpen = true): Socket {
+  return target.kind === 'tcp'
+    ? connect({ host: target.host, port: target.port, allowHalfOpen, noDelay: true })
+    : connect({ path: target.path, allowHalfOpen });
+}
+
+/** One step of what the client does: send bytes, pause, half-close (FIN), or trickle bytes. */
+export type Step =
+  | Buffer
+  | string // latin1
+  | { waitMs: number }
+  | 'fin'
+  | { trickle: Buffer; chunkBytes: number; everyMs: number };
+
+export type Ending =
+  | 'fin' // the peer half-closed or closed cleanly
+  | 'rst' // ECONNRESET
+  | 'timeout' // nothing ended the connection within timeoutMs
+  | 'refused' // ECONNREFUSED (or ENOENT for a unix socket path)
+  | 'error'; // any other socket error (errorCode says which)
+
+export interface Outcome {
+  data: Buffer;
+  ending: Ending;
+  errorCode: string | null;
+  /** ms from connect to the first response byte, or null. */
+  firstByteMs: number | null;
+  /** ms from connect to the ending (timeout: timeoutMs). */
+  endMs: number;
+  /** ms from the last byte the client sent (before the ending) to the ending. */
+  endAfterLastSendMs: number;
+  /** Bytes the client wrote before the ending. */
+  sentBytes: number;
+  /** With lingerMs: a socket error seen after the FIN (an RST that would have destroyed an unread response). */
+  errorAfterFin: string | null;
+}
+
+export interface ExchangeOptions {
+  /** Bound on the whole exchange (default 5000 ms); 'timeout' when it elapses. */
+  timeoutMs?: number;
+  /** After the FIN, keep running the remaining steps for this long and record any error (default 0: stop at FIN). */
+  lingerMs?: number;
+}
+
+/**
+ * Connects, runs `steps` while reading, and resolves at the first of: FIN from the peer, a socket error, the timeout.
+ * The client never half-closes unless a step says 'fin' (front ends never do: SCGI.md §4.3).
+ */
+export function exchange(target: Target, steps: Step[], options: ExchangeOptions = {}): Promise<Outcome> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const lingerMs = options.lingerMs ?? 0;
+  return new Promise((resolve) => {
+    const socket = connectTo(target);
+    const chunks: Buffer[] = [];
+    let start = Date.now();
+    let lastSendAt = start;
+    let firstByteAt: number | null = null;
+    let sentBytes = 0;
+    let outcome: Outcome | null = null;
+    let finished = false; // steps must stop
+    let timer: NodeJS.Timeout | null = null;
+    let lingerTimer: NodeJS.Timeout | null = null;
+
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (lingerTimer) clearTimeout(lingerTimer);
+      socket.destroy();
+      resolve(outcome!);
+    };
+    const settle = (ending: Ending, errorCode: string | null): void => {
+      if (outcome !== null) {
+        if (ending !== 'fin' && outcome.errorAfterFin === null) outcome.errorAfterFin = errorCode ?? ending;
+        return;
+      }
+      const now = Date.now();
+      outcome = {
+        data: Buffer.concat(chunks),
+        ending,
+        errorCode,
+        firstByteMs: firstByteAt === null ? null : firstByteAt - start,
+        endMs: now - start,
+        endAfterLastSendMs: now - lastSendAt,
+        sentBytes,
+        errorAfterFin: null,
+      };
+      if (ending === 'fin' && lingerMs > 0) {
+        if (timer) clearTimeout(timer);
+        lingerTimer = setTimeout(done, lingerMs);
+        return;
+      }
+      done();
+    };
+
+    timer = setTimeout(() => settle('timeout', null), timeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      if (firstByteAt === null) firstByteAt = Date.now();
+      if (outcome === null) chunks.push(chunk);
+    });
+    socket.on('end', () => settle('fin', null));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'UNKNOWN';
+      if (code === 'ECONNRESET') settle('rst', code);
+      else if (code === 'ECONNREFUSED' || code === 'ENOENT') settle('refused', code);
+      else settle('error', code);
+    });
+    socket.on('close', () => {
+      if (outcome === null) settle('fin', null);
+      else if (!finished && lingerMs > 0) done();
+    });
+    socket.on('connect', () => {
+      start = Date.now();
+      lastSendAt = start;
+      void runSteps();
+    });
+
+    const write = (buf: Buffer): Promise<void> =>
+      new Promise((res) => {
+        if (finished || socket.destroyed || !socket.writable) return res();
+        sentBytes += buf.length;
+        lastSendAt = Date.now();
+        // Resolve on flush so trickled bytes really leave one by one; an error is reported by the 'error' handler.
+        socket.write(buf, () => res());
+      });
+    const pause = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+
+    async function runSteps(): Promise<void> {
+      for (const step of steps) {
+        if (finished) return;
+        if (Buffer.isBuffer(step)) await write(step);
+        else if (typeof step === 'string') {
+          if (step === 'fin') {
+            if (!socket.destroyed) socket.end();
+          } else await write(Buffer.from(step, 'latin1'));
+        } else if ('waitMs' in step) await pause(step.waitMs);
+        else {
+          for (let i = 0; i < step.trickle.length && !finished; i += step.chunkBytes) {
+            await write(step.trickle.subarray(i, i + step.chunkBytes));
+            if (i + step.chunkBytes < step.trickle.length) await pause(step.everyMs);
+          }
+        }
+      }
+    }
+  });
+}
+
+// ---- request bytes, hand-made (hostile tests must control every byte) ----
+
+export type Pair = [name: string | Buffer, value: string | Buffer];
+
+const bytes = (v: string | Buffer): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v, 'latin1'));
+
+/** `name\0value\0...` exactly as given (no CONTENT_LENGTH added, no checks). */
+export function block(pairs: Pair[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const [name, value] of pairs) parts.push(bytes(name), Buffer.from([0]), bytes(value), Buffer.from([0]));
+  return Buffer.concat(parts);
+}
+
+/** `<len>:<block>,<body>`: a well-framed netstring around whatever block is given. */
+export function frame(headerBlock: Buffer, body: string | Buffer = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${headerBlock.length}:`, 'latin1'), headerBlock, Buffer.from(','), bytes(body)]);
+}
+
+/** A correct request as nginx would send it: CONTENT_LENGTH first, SCGI=1, method and URI, then `extra`. */
+export function request(method: string, uri: string, extra: Pair[] = [], body: string | Buffer = ''): Buffer {
+  const b = bytes(body);
+  return frame(
+    block([['CONTENT_LENGTH', String(b.length)], ['SCGI', '1'], ['REQUEST_METHOD', method], ['REQUEST_URI', uri], ...extra]),
+    b,
+  );
+}
+
+// ---- responses, read strictly ----
+
+export interface CgiResponse {
+  status: number;
+  reason: string;
+  /** Header lines after the Status line, in order, names as sent. */
+  headers: Array<[string, string]>;
+  body: Buffer;
+  /** The head bytes as latin1, up to and including the blank line. */
+  head: string;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Parses a CGI-style response and throws (with the raw bytes) unless it is well formed: the first line is
+ * `Status: NNN Reason` with a non-empty reason, every line ends in CRLF with no stray CR/LF, every header line is
+ * `token: value`, and there is exactly one Status line (SCGI.md cases 28, 32).
+ */
+export function parseResponse(data: Buffer): CgiResponse {
+  const text = data.toString('latin1');
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) throw new Error(`no complete response head in ${JSON.stringify(text.slice(0, 300))}`);
+  const head = text.slice(0, end + 4);
+  const lines = text.slice(0, end).split('\r\n');
+  const first = /^Status: (\d{3}) ([^\r\n]+)$/.exec(lines[0]!);
+  if (!first) throw new Error(`first line is not "Status: NNN Reason": ${JSON.stringify(lines[0])}`);
+  const headers: Array<[string, string]> = [];
+  for (const line of lines.slice(1)) {
+    if (line.includes('\n') || line.includes('\r')) throw new Error(`stray CR or LF in header line ${JSON.stringify(line)}`);
+    const colon = line.indexOf(':');
+    const name = colon === -1 ? '' : line.slice(0, colon);
+    if (!TOKEN.test(name)) throw new Error(`header line is not "token: value": ${JSON.stringify(line)}`);
+    if (name.toLowerCase() === 'status') throw new Error(`a second Status line: ${JSON.stringify(line)}`);
+    headers.push([name, line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '')]);
+  }
+  return { status: Number(first[1]), reason: first[2]!, headers, body: data.subarray(Buffer.byteLength(head, 'latin1')), head };
+}
+
+/** Every value of a header (case-insensitive). */
+export function headerValues(res: CgiResponse, name: string): string[] {
+  const lower = name.toLowerCase();
+  return res.headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
+}
+
+export function header(res: CgiResponse, name: string): string | undefined {
+  return headerValues(res, name)[0];
+}
+
+/** A printable description of an outcome for assertion messages. */
+export function show(o: Outcome): string {
+  const shown = o.data.subarray(0, 400).toString('latin1');
+  return `ending=${o.ending}${o.errorCode ? `(${o.errorCode})` : ''} after ${o.endMs}ms, ${o.data.length} bytes: ${JSON.stringify(shown)}`;
+}
+
+// ---- processes ----
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Polls until every pid is gone (ESRCH); returns the ones still alive at the bound. */
+export async function waitForPidsGone(pids: number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0 || Date.now() >= deadline) return alive;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** SIGKILL by pid, ignoring "already gone". For t.after clean-ups. */
+export function killQuietly(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+}
+
+/** Polls `check` every `everyMs` until it returns a value other than undefined, or throws at the bound. */
+export async function pollFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// ---- a minimal launcher of the built CLI (exit code and every log line kept; for start failures and when the
+// shared test/helpers/supervisor.ts does not fit) ----
+
+export interface Launched {
+  proc: ChildProcess;
+  pid: number;
+  /** stdout and stderr so far, interleaved as they arrived. */
+  logs(): string;
+  stderr(): string;
+  waitForLog(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /** Resolves when the process exits. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Worker pids seen in `worker <id> (pid <pid>) ready` lines so far. */
+  readyWorkerPids(): number[];
+}
+
+/** `node dist/src/cli/main.js <args>`; the caller kills it (by pid) in t.after. */
+export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): Launched {
+  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let all = '';
+  let err = '';
+  proc.stdout!.on('data', (c: Buffer) => (all += c.toString('utf8')));
+  proc.stderr!.on('data', (c: Buffer) => {
+    const s = c.toString('utf8');
+    all += s;
+    err += s;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  return {
+    proc,
+    pid: proc.pid!,
+    logs: () => all,
+    stderr: () => err,
+    exited,
+    readyWorkerPids: () => [...all.matchAll(READY_WORKER)].map((m) => Number(m[2])),
+    waitForLog: (re, timeoutMs) =>
+      pollFor(`log line ${re} (exited: ${String(gone)})\n--- log so far ---\n${all.slice(-3000)}`, timeoutMs, () => {
+        const m = all.match(re);
+        if (m) return m;
+        if (gone) throw new Error(`process exited before logging ${re}\n--- log ---\n${all.slice(-3000)}`);
+        return undefined;
+      }),
+  };
+}
+
+/** `worker <id> (pid <pid>) ready` (RULES.md stable log lines). */
+export const READY_WORKER = /worker (\d+) \(pid (\d+)\) ready/g;
+/** `ready: <N> workers on <addr>`. */
+export const READY_ALL = /ready: (\d+) workers on (\S+)/;
+
+/** Waits for the process to exit within the bound; SIGKILLs it and throws otherwise. */
+export async function waitExit(l: Launched, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
+  const t0 = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)));
+  const result = await Promise.race([l.exited, bound]);
+  clearTimeout(timer);
+  if (result === null) {
+    killQuietly([l.pid]);
+    throw new Error(`process ${l.pid} did not exit within ${timeoutMs}ms\n--- log ---\n${l.logs().slice(-3000)}`);
+  }
+  return { ...result, ms: Date.now() - t0 };
+}
