@@ -94,8 +94,9 @@ export class AppLoadError extends SupervisorError {
 
 export class ConfigError extends SupervisorError {
   readonly key: string;
-  constructor(key: string, message: string, options: SupervisorErrorOptions = {}) {
-    super('ERR_CONFIG_INVALID', message, options);
+  /** `code` is ERR_CONFIG_INVALID unless given (ERR_CONFIG_FILE: the YAML file is missing, unreadable or not YAML). */
+  constructor(key: string, message: string, options: SupervisorErrorOptions & { code?: ErrorCode } = {}) {
+    super(options.code ?? 'ERR_CONFIG_INVALID', message, options);
     this.key = key;
   }
 }

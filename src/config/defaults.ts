@@ -1,0 +1,36 @@
+// The default of every option, in the file's units (seconds, octal strings), so load.ts treats defaults as the lowest
+// layer like any other. `app` has none (it is required). Kept in step with supervisor.example.yaml and
+// docs/configuration.md (test/unit/config/example-yaml.test.ts checks the example against these).
+
+import { availableParallelism } from 'node:os';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
+import type { FileConfig } from './schema.js';
+
+export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
+  workers: 'auto',
+  listen: '127.0.0.1:4000', // loopback: nothing is reachable from outside unless asked for
+  'socket-mode': '0666', // the same reach as the loopback TCP default; restrict with 0660 + socket-group
+  'socket-group': null,
+  backlog: 511, // nginx's and Node's default
+  'graceful-timeout': 30,
+  'boot-timeout': 30,
+  'reload-surge': 1,
+  'restart-backoff-min': 0.1,
+  'restart-backoff-max': 10,
+  'stats-interval': 1,
+  name: null,
+  control: null,
+  'log-level': 'info',
+  'log-format': 'text',
+  'max-header-bytes': DEFAULT_LIMITS.maxHeaderBytes,
+  'max-header-count': DEFAULT_LIMITS.maxHeaderCount,
+  'max-body-bytes': DEFAULT_LIMITS.maxBodyBytes,
+  'header-timeout': DEFAULT_TIMEOUTS.headerTimeoutMs / 1000,
+  'body-timeout': DEFAULT_TIMEOUTS.bodyIdleTimeoutMs / 1000,
+  strict: DEFAULT_LIMITS.strict,
+});
+
+/** `workers: auto`: one per CPU the process may use. */
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}

@@ -1,0 +1,249 @@
+// loadConfig: defaults < YAML file < environment (SCGI_SUPERVISE_*) < flags → one frozen Config, or a ConfigError
+// whose `key` names the option and whose message says where the bad value came from (file:line:col, env var, flag).
+// Not the option list (schema.ts), the defaults (defaults.ts) or the YAML reading (yaml-file.ts).
+
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, isErrnoException } from '../errors.js';
+import { DEFAULT_TIMEOUTS } from '../protocol/limits.js';
+import type { Config, LogFormat } from './config.js';
+import { DEFAULTS, defaultWorkers } from './defaults.js';
+import { parseListenAddress } from './listen-address.js';
+import { FileSchema, nearestOption, OPTION_BY_NAME, OPTIONS, type FileConfig, type OptionName, type OptionSpec } from './schema.js';
+import { readYamlConfig } from './yaml-file.js';
+
+/** Raw command-line flags, camelCase as yargs gives them; durations in seconds. Undefined means "not given". */
+export interface ConfigInput {
+  app?: string;
+  /** Path of a YAML config file (also SCGI_SUPERVISE_CONFIG). */
+  config?: string;
+  workers?: number | string;
+  listen?: string;
+  /** Octal digits as a string ("0660"); a number is refused (0660 would already have become 660). */
+  socketMode?: string | number;
+  socketGroup?: string;
+  backlog?: number | string;
+  gracefulTimeout?: number | string;
+  bootTimeout?: number | string;
+  reloadSurge?: number | string;
+  name?: string;
+  control?: string;
+  logLevel?: string;
+  logFormat?: string;
+  maxHeaderBytes?: number | string;
+  maxBodyBytes?: number | string;
+  headerTimeout?: number | string;
+  bodyTimeout?: number | string;
+  strict?: boolean | string;
+  // Options with no flag in `start` today; accepted here so every option has the same four sources.
+  maxHeaderCount?: number | string;
+  restartBackoffMin?: number | string;
+  restartBackoffMax?: number | string;
+  statsInterval?: number | string;
+}
+
+interface Layer {
+  values: Partial<FileConfig>;
+  /** Folder that relative paths given in this layer are resolved against. */
+  base: string;
+  /** Where an option's value came from, for messages: `supervisor.yaml:3:9`, `SCGI_SUPERVISE_WORKERS`, `--workers`. */
+  origin(name: string, keyItself?: boolean): string;
+}
+
+const PartialSchema = FileSchema.partial();
+
+export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const layers: Layer[] = [{ values: { ...DEFAULTS }, base: cwd, origin: (n) => `default ${n}` }];
+  const configPath = given(input.config) ?? given(env.SCGI_SUPERVISE_CONFIG);
+  if (configPath !== undefined) layers.push(fileLayer(resolve(cwd, String(configPath))));
+  layers.push(stringLayer(env, (o) => o.env, (o) => o.env, cwd));
+  layers.push(stringLayer(input as Record<string, unknown>, (o) => o.input, (o) => `--${o.name}`, cwd));
+
+  // Later layers win, option by option.
+  const winner = new Map<OptionName, Layer>();
+  for (const layer of layers) {
+    for (const [name, value] of Object.entries(layer.values)) if (value !== undefined) winner.set(name as OptionName, layer);
+  }
+  return build(winner);
+}
+
+function given(v: unknown): unknown {
+  return v === undefined || v === null || v === '' ? undefined : v;
+}
+
+function fileLayer(file: string): Layer {
+  const yaml = readYamlConfig(file);
+  const layer: Layer = { values: {}, base: yaml.dir, origin: (n, keyItself) => yaml.locate(n, keyItself) };
+  const mode = yaml.values['socket-mode'];
+  if (typeof mode === 'number') throw octalTrap(layer.origin('socket-mode'), mode, 'socket-mode: "0660"');
+  layer.values = validate(yaml.values, layer);
+  return layer;
+}
+
+/** Environment variables and flags arrive as strings (or yargs numbers): coerce per option kind, then validate. */
+function stringLayer(
+  source: Record<string, unknown>,
+  keyOf: (o: OptionSpec) => string,
+  originOf: (o: OptionSpec) => string,
+  base: string,
+): Layer {
+  const raw: Record<string, unknown> = {};
+  for (const option of OPTIONS) {
+    const value = given(source[keyOf(option)]);
+    if (value === undefined) continue;
+    if (option.name === 'socket-mode' && typeof value === 'number') {
+      throw octalTrap(originOf(option), value, `${originOf(option)} 0660 (as a string)`);
+    }
+    raw[option.name] = coerce(option, value);
+  }
+  const layer: Layer = { values: {}, base, origin: (n) => originOf(OPTION_BY_NAME.get(n)!) };
+  layer.values = validate(raw, layer);
+  return layer;
+}
+
+function coerce(option: OptionSpec, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const text = value.trim();
+  switch (option.kind) {
+    case 'int':
+    case 'number':
+      return /^\+?\d+(\.\d+)?$/.test(text) ? Number(text) : value;
+    case 'int-or-auto':
+      return /^\d+$/.test(text) ? Number(text) : text;
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(text)) return true;
+      if (/^(false|0|no|off)$/i.test(text)) return false;
+      return value;
+    case 'string':
+    case 'nullable-string':
+      return text;
+    default: {
+      const never: never = option.kind;
+      return never;
+    }
+  }
+}
+
+function validate(values: Record<string, unknown>, layer: Layer): Partial<FileConfig> {
+  const result = PartialSchema.safeParse(values);
+  if (result.success) return result.data;
+  const issues = result.error.issues;
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problems)` : '';
+  const issue = issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const suggestion = nearestOption(key);
+    throw new ConfigError(key, `${layer.origin(key, true)}: unknown option ${JSON.stringify(key)}${more}`, {
+      hint: suggestion
+        ? `did you mean ${JSON.stringify(suggestion)}?`
+        : `known options: ${OPTIONS.map((o) => o.name).join(', ')}`,
+    });
+  }
+  const name = String(issue.path[0] ?? 'config');
+  const option = OPTION_BY_NAME.get(name);
+  throw new ConfigError(name, `${layer.origin(name)}: ${name}: ${issue.message}${more}`, {
+    hint: option ? `${name} must be ${option.expect}` : undefined,
+  });
+}
+
+function octalTrap(origin: string, mode: number, fix: string): ConfigError {
+  return new ConfigError('socket-mode', `${origin}: socket-mode is the number ${mode}, not an octal mode`, {
+    hint:
+      `quote it: ${fix}. YAML 1.2 and command-line parsers read an unquoted 0660 as the decimal 660 ` +
+      '(and YAML reads 0o660 as 432), which is not the mode you meant',
+  });
+}
+
+function build(winner: Map<OptionName, Layer>): Config {
+  const value = <K extends OptionName>(name: K): FileConfig[K] => winner.get(name)!.values[name] as FileConfig[K];
+  const origin = (name: OptionName): string => winner.get(name)!.origin(name);
+  const base = (name: OptionName): string => winner.get(name)!.base;
+  const fail = (name: OptionName, what: string, hint: string): never => {
+    throw new ConfigError(name, `${origin(name)}: ${what}`, { hint });
+  };
+
+  if (!winner.has('app')) {
+    throw new ConfigError('app', 'no app module given', {
+      hint: 'name it: scgi-supervise start app.js (or app: in the YAML file, or SCGI_SUPERVISE_APP)',
+    });
+  }
+  const app = resolve(base('app'), value('app'));
+  checkApp(app, () => origin('app'));
+
+  let listen;
+  try {
+    listen = parseListenAddress(value('listen'), base('listen'));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError('listen', `${origin('listen')}: ${err.message}`, { hint: err.hint, cause: err });
+  }
+
+  const modeText = value('socket-mode').replace(/^0o/i, '');
+  const socketMode = parseInt(modeText, 8);
+  if (socketMode > 0o777) {
+    fail('socket-mode', `socket-mode ${value('socket-mode')} is above 0777`, 'use permission bits only, e.g. "0660" or "0666"');
+  }
+
+  const backoffMin = value('restart-backoff-min');
+  const backoffMax = value('restart-backoff-max');
+  if (backoffMax < backoffMin) {
+    fail('restart-backoff-max', `restart-backoff-max ${backoffMax}s is below restart-backoff-min ${backoffMin}s`, 'raise restart-backoff-max');
+  }
+
+  const workers = value('workers');
+  const control = value('control');
+  const config: Config = {
+    app,
+    workers: workers === 'auto' ? defaultWorkers() : workers,
+    listen: Object.freeze(listen),
+    socketMode,
+    socketGroup: value('socket-group'),
+    backlog: value('backlog'),
+    gracefulTimeoutMs: ms(value('graceful-timeout')),
+    bootTimeoutMs: ms(value('boot-timeout')),
+    reloadSurge: value('reload-surge'),
+    restartBackoffMinMs: ms(backoffMin),
+    restartBackoffMaxMs: ms(backoffMax),
+    statsIntervalMs: ms(value('stats-interval')),
+    name: value('name'),
+    control: control === null ? null : resolve(base('control'), control),
+    limits: Object.freeze({
+      maxHeaderBytes: value('max-header-bytes'),
+      maxHeaderCount: value('max-header-count'),
+      maxBodyBytes: value('max-body-bytes'),
+      strict: value('strict'),
+    }),
+    timeouts: Object.freeze({
+      ...DEFAULT_TIMEOUTS,
+      headerTimeoutMs: ms(value('header-timeout')),
+      bodyIdleTimeoutMs: ms(value('body-timeout')),
+    }),
+    logLevel: value('log-level'),
+    logFormat: value('log-format') as LogFormat,
+  };
+  return Object.freeze(config);
+}
+
+function ms(seconds: number): number {
+  return Math.round(seconds * 1000);
+}
+
+function checkApp(path: string, origin: () => string): void {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch (err) {
+    const code = isErrnoException(err) ? err.code : undefined;
+    throw new ConfigError('app', `${origin()}: app ${path} ${code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : 'cannot be read'}`, {
+      code: 'ERR_APP_NOT_FOUND',
+      hint: 'check the path; a relative path is resolved against the current folder (flags, environment) or the YAML file\'s folder',
+      cause: err,
+    });
+  }
+  if (!isFile) {
+    throw new ConfigError('app', `${origin()}: app ${path} is not a file`, {
+      code: 'ERR_APP_NOT_FOUND',
+      hint: `name the module file itself, e.g. ${path}/index.js`,
+    });
+  }
+}
