@@ -1,0 +1,62 @@
+// Renders the summaries, exclusions and lifecycle figures as Markdown (stdout, bench/results/latest.md and the
+// results section of docs/benchmarks.md). Not the chart (chart-svg.ts).
+
+import type { Summary } from './summary.js';
+
+export interface Excluded {
+  shape: string;
+  backend: string;
+  reason: string;
+}
+
+export interface Lifecycle {
+  workerRssMiB?: { product: number; bare: number; deltaMiB: number; targetMiB: number };
+  respawnMs?: { samples: number[]; median: number; max: number; targetMs: number };
+  reload?: { workers: number; commandMs: number; allReadyMs: number; errors: number; requests: number; targetMs: number } | { error: string };
+  notes: string[];
+}
+
+const f = (v: number, digits = 0) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+const k = (v: number) => (Number.isFinite(v) ? (v >= 10_000 ? (v / 1000).toFixed(1) + 'k' : v.toFixed(0)) : '–');
+
+export function renderTables(summaries: Summary[], excluded: Excluded[]): string {
+  const shapes = [...new Set([...summaries.map((s) => s.shape), ...excluded.map((e) => e.shape)])];
+  const parts: string[] = [];
+  for (const shape of shapes) {
+    const rows = summaries.filter((s) => s.shape === shape).sort((a, b) => b.rps - a.rps);
+    parts.push(`#### ${shape}\n`);
+    parts.push('| backend | req/s (median) | × bare-shared | req/s per round | p50 ms | p99 ms | errors | CPU s backend / nginx / wrk (per run) | RSS total MiB | RSS per worker MiB |');
+    parts.push('|---|---:|---:|---|---:|---:|---:|---|---:|---:|');
+    for (const s of rows) {
+      const ratio = s.ratioToBareShared === null ? '–' : s.ratioToBareShared.toFixed(2);
+      parts.push(
+        `| ${s.backend} | ${f(s.rps)} | ${ratio} | ${s.rpsPerRound.map(k).join(' / ')} | ${f(s.p50Ms, 2)} | ${f(s.p99Ms, 2)} | ${s.errors} | ` +
+          `${f(s.cpuBackendS, 1)} / ${f(s.cpuNginxS, 1)} / ${f(s.cpuWrkS, 1)} of ${s.durationS} s | ${f(s.rssTotalMiB, 1)} | ${f(s.rssWorkerMiB, 1)} × ${s.workers} |`,
+      );
+    }
+    for (const e of excluded.filter((x) => x.shape === shape)) parts.push(`| ${e.backend} | excluded: ${e.reason.split('\n')[0]!.replace(/\|/g, '\\|')} | | | | | | | | |`);
+    parts.push('');
+  }
+  return parts.join('\n');
+}
+
+export function renderLifecycle(l: Lifecycle): string {
+  const lines = ['| measure | result | target |', '|---|---|---|'];
+  if (l.workerRssMiB) {
+    const r = l.workerRssMiB;
+    lines.push(`| worker RSS, product vs bare-shared worker (hello, after load) | ${f(r.product, 1)} vs ${f(r.bare, 1)} MiB (+${f(r.deltaMiB, 1)} MiB) | ≤ +${r.targetMiB} MiB |`);
+  }
+  if (l.respawnMs) {
+    const r = l.respawnMs;
+    lines.push(`| kill -9 a worker → replacement logs ready | median ${f(r.median)} ms, max ${f(r.max)} ms (${r.samples.length} kills) | < ${r.targetMs} ms |`);
+  }
+  if (l.reload) {
+    if ('error' in l.reload) lines.push(`| rolling reload | not measured: ${l.reload.error.split('\n')[0]} | < 2000 ms |`);
+    else {
+      const r = l.reload;
+      lines.push(`| rolling reload of ${r.workers} workers under wrk -c32 | command ${f(r.commandMs)} ms, last new worker ready at ${f(r.allReadyMs)} ms; ${r.errors} errors in ${r.requests} requests | < ${r.targetMs} ms |`);
+    }
+  }
+  for (const note of l.notes) lines.push(`| note | ${note.replace(/\|/g, '\\|')} | |`);
+  return lines.join('\n') + '\n';
+}
