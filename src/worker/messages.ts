@@ -23,6 +23,8 @@ export interface WorkerOptions {
   statsIntervalMs: number;
   logLevel: string;
   logFormat: 'text' | 'json';
+  /** listen() backlog the worker re-applies to the inherited socket (Node's listen({ fd }) always calls listen(2)); default 511. */
+  backlog?: number;
 }
 
 export interface SerializedError {

@@ -1,0 +1,237 @@
+// The worker process entry (spawned by the master): read WorkerOptions, load the app, accept on the inherited
+// listening socket (fd 4), report over IPC (fd 3), drain and exit on request. Exit codes: exit-codes.ts.
+// Not here: serving a connection (serve.ts), loading (load-app.ts), deciding when workers come and go (master/).
+
+import net from 'node:net';
+import type { Logger } from '../log.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
+import { SupervisorError } from '../errors.js';
+import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED, EXIT_MASTER_GONE, EXIT_OK } from './exit-codes.js';
+import { fetchExchangeStarter } from './fetch-adapter.js';
+import { loadApp, type LoadedApp } from './load-app.js';
+import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
+import { nodeExchangeStarter } from './node-http-adapter.js';
+import { ConnectionSet } from './serve.js';
+
+/** A crash that is not one of the reserved codes: the master replaces the worker. */
+const EXIT_CRASHED = 1;
+
+/**
+ * loading → serving → draining → exiting. A drain request while loading exits at once (nothing in flight);
+ * every later request to drain only keeps the first exit code.
+ */
+type WorkerState = 'loading' | 'serving' | 'draining' | 'exiting';
+
+class WorkerProcess {
+  private state: WorkerState = 'loading';
+  private exitCode: number = EXIT_OK;
+  private server: net.Server | null = null;
+  private connections: ConnectionSet | null = null;
+  private lastStats = '';
+
+  constructor(
+    private readonly options: WorkerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    process.on('message', (msg: unknown) => {
+      if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'drain') this.drain(EXIT_OK, 'drain requested');
+    });
+    // The master is gone (crashed or SIGKILLed): nobody would ever stop us, so finish what we have and leave.
+    process.on('disconnect', () => this.drain(EXIT_MASTER_GONE, 'master gone (IPC closed)'));
+    process.on('SIGTERM', () => this.drain(EXIT_OK, 'SIGTERM'));
+    // Ctrl-C reaches the whole process group; the master coordinates the stop and tells us to drain.
+    process.on('SIGINT', () => this.log.debug('SIGINT ignored; the master coordinates shutdown'));
+    process.on('SIGHUP', () => this.log.debug('SIGHUP ignored; the master handles reloads'));
+    process.on('unhandledRejection', (reason) => {
+      // A promise the app forgot to handle: node:http would crash by default; one request's bug should not
+      // take the other requests of this worker down with it.
+      this.log.error({ err: reason }, 'unhandled promise rejection in the app');
+    });
+    process.on('uncaughtException', (err) => this.crashed(err));
+    void this.load();
+  }
+
+  private async load(): Promise<void> {
+    let app: LoadedApp;
+    try {
+      app = await loadApp(this.options.app);
+    } catch (err) {
+      this.loadFailed(err);
+      return;
+    }
+    if (this.state !== 'loading') return; // drained or crashed while loading
+    this.log.debug({ kind: app.description }, `loaded ${this.options.app}`);
+    this.listen(app);
+  }
+
+  private listen(app: LoadedApp): void {
+    const options = this.options;
+    const connections = new ConnectionSet({
+      startExchange: app.kind === 'node' ? nodeExchangeStarter(app.handler) : fetchExchangeStarter(app.app),
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      log: this.log,
+    });
+    this.connections = connections;
+    // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when); noDelay: the head and a
+    // small body leave at once.
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, connections.accept);
+    this.server = server;
+    server.on('error', (err) => {
+      if (this.state === 'loading') {
+        this.log.error({ err }, `cannot accept on the inherited listening socket (fd ${LISTEN_FD})`);
+        process.exit(EXIT_LISTEN_FAILED);
+      }
+      this.log.error({ err }, 'listening socket error');
+    });
+    // Node's listen({ fd }) wraps the inherited socket and calls listen(2) again, which is harmless on a socket
+    // the master already listens on. Closing this server later closes only our copy of the descriptor.
+    server.listen({ fd: LISTEN_FD, backlog: options.backlog ?? 511 }, () => {
+      if (this.state !== 'loading') return;
+      this.state = 'serving';
+      this.send({ type: 'ready' });
+      const timer = setInterval(() => this.sendStats(false), Math.max(100, options.statsIntervalMs));
+      timer.unref();
+    });
+  }
+
+  private loadFailed(err: unknown): void {
+    const error = serializeError(err);
+    this.log.error({ err }, `app failed to load: ${error.message}`);
+    this.state = 'exiting';
+    this.send({ type: 'load-failed', error }, () => process.exit(EXIT_APP_LOAD_FAILED));
+  }
+
+  private crashed(err: Error): void {
+    if (this.state === 'loading') {
+      // A throw from the app's own async set-up (a timer, an event) is a load failure, not a crash loop.
+      this.loadFailed(err);
+      return;
+    }
+    // After an uncaught exception the app's state may be corrupt (Node's docs: "not safe to resume"), so this
+    // worker stops taking new connections, lets the in-flight ones finish, and exits non-zero: the master
+    // starts a fresh one in its slot.
+    this.log.error({ err }, 'uncaught exception in the app; draining and exiting so the master replaces this worker');
+    this.drain(EXIT_CRASHED, 'uncaught exception');
+  }
+
+  private drain(exitCode: number, reason: string): void {
+    switch (this.state) {
+      case 'loading':
+        this.state = 'exiting';
+        this.log.info(`exiting before serving: ${reason}`);
+        process.exit(exitCode);
+        return;
+      case 'serving':
+        break;
+      case 'draining':
+      case 'exiting':
+        return;
+      default:
+        return assertNever(this.state);
+    }
+    this.state = 'draining';
+    this.exitCode = exitCode;
+    const connections = this.connections!;
+    this.server!.close(); // stop accepting; closes our descriptor only, the master's socket stays listening
+    this.log.info({ inflight: connections.inflight, open: connections.connections.size }, `draining: ${reason}`);
+    this.send({ type: 'draining', inflight: connections.inflight });
+    if (connections.connections.size === 0) {
+      this.exit();
+      return;
+    }
+    connections.onEmpty = () => this.exit();
+    const deadline = setTimeout(() => {
+      this.log.warn(
+        { open: connections.connections.size },
+        `graceful timeout (${this.options.gracefulTimeoutMs} ms) passed; closing the connections left`,
+      );
+      connections.destroyAll();
+      // 'close' events follow destroy(); if one never came, leave anyway.
+      setTimeout(() => this.exit(), 1000);
+    }, this.options.gracefulTimeoutMs);
+    deadline.unref();
+  }
+
+  private exit(): void {
+    if (this.state === 'exiting') return;
+    this.state = 'exiting';
+    const code = this.exitCode;
+    process.exitCode = code;
+    const c = this.connections;
+    if (c === null) {
+      process.exit(code);
+      return;
+    }
+    c.stop();
+    // The last counters, then leave once the message is written (or without IPC, at once).
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight }, () => process.exit(code));
+  }
+
+  private sendStats(force: boolean): void {
+    const c = this.connections;
+    if (c === null) return;
+    const key = `${c.requests}/${c.inflight}`;
+    if (!force && key === this.lastStats) return;
+    this.lastStats = key;
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight });
+  }
+
+  /** process.send when the channel is up; `done` runs once the message is written (or at once without IPC). */
+  private send(msg: WorkerToMaster, done?: () => void): void {
+    if (process.send === undefined || !process.connected) {
+      done?.();
+      return;
+    }
+    process.send(msg, undefined, {}, () => done?.());
+  }
+}
+
+function serializeError(err: unknown): SerializedError {
+  if (err instanceof SupervisorError) {
+    // The app's own error (the cause) carries the stack the user needs, not our wrapper's.
+    const cause = (err as { cause?: unknown }).cause;
+    const stack = cause instanceof Error ? cause.stack : err.stack;
+    const out: SerializedError = { code: err.code, message: err.message };
+    if (err.hint !== undefined) out.hint = err.hint;
+    if (stack !== undefined) out.stack = stack;
+    return out;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const out: SerializedError = { code: 'ERR_APP_LOAD_FAILED', message: `the app failed to load: ${e.message}` };
+  if (e.stack !== undefined) out.stack = e.stack;
+  return out;
+}
+
+function readOptions(): WorkerOptions {
+  const raw = process.env[WORKER_OPTIONS_ENV];
+  // The app must not see (or pass on to its own children) the supervisor's options.
+  delete process.env[WORKER_OPTIONS_ENV];
+  if (raw === undefined) {
+    process.stderr.write(`scgi-supervise worker: ${WORKER_OPTIONS_ENV} is not set; workers are started by \`scgi-supervise start\`\n`);
+    process.exit(EXIT_CRASHED);
+  }
+  let options: WorkerOptions;
+  try {
+    options = JSON.parse(raw) as WorkerOptions;
+  } catch (err) {
+    process.stderr.write(`scgi-supervise worker: ${WORKER_OPTIONS_ENV} is not valid JSON: ${String(err)}\n`);
+    process.exit(EXIT_CRASHED);
+  }
+  if (typeof options.app !== 'string' || typeof options.workerId !== 'number') {
+    process.stderr.write(`scgi-supervise worker: ${WORKER_OPTIONS_ENV} lacks app or workerId\n`);
+    process.exit(EXIT_CRASHED);
+  }
+  return options;
+}
+
+function assertNever(state: never): never {
+  throw new Error(`unreachable worker state ${String(state)}`);
+}
+
+const options = readOptions();
+const log = createLogger({ name: `worker ${options.workerId}`, level: options.logLevel, format: options.logFormat });
+new WorkerProcess(options, log).start();
