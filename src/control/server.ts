@@ -81,6 +81,11 @@ export class ControlServer {
     this.maxPending = options.maxPendingPerConnection ?? DEFAULT_MAX_PENDING;
   }
 
+  /** Open client connections (tests check that a bad client leaves none behind). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   /** Prepares the directory, removes a stale socket, listens, chmods 0600. Rejects with ControlError. */
   async listen(): Promise<void> {
     if (this.server) return;
