@@ -5,7 +5,10 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Socket } from 'node:net';
-import { CLI } from './paths.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APPS, CLI } from './paths.js';
 
 export type Target = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
@@ -351,7 +354,7 @@ export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): Launched
 /** `worker <id> (pid <pid>) ready` (RULES.md stable log lines). */
 export const READY_WORKER = /worker (\d+) \(pid (\d+)\) ready/g;
 /** `ready: <N> workers on <addr>`. */
-export const READY_ALL = /ready: (\d+) workers on (\S+)/;
+export const READY_ALL = /ready: (\d+) workers? on (\S+)/;
 
 /** Waits for the process to exit within the bound; SIGKILLs it and throws otherwise. */
 export async function waitExit(l: Launched, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
@@ -365,4 +368,90 @@ export async function waitExit(l: Launched, timeoutMs: number): Promise<{ code: 
     throw new Error(`process ${l.pid} did not exit within ${timeoutMs}ms\n--- log ---\n${l.logs().slice(-3000)}`);
   }
   return { ...result, ms: Date.now() - t0 };
+}
+
+// ---- one supervisor per test suite, and the checks every hostile suite ends with ----
+
+export interface Served {
+  l: Launched;
+  target: Target;
+  dir: string;
+  /** Worker pids from the `ready` lines at start. */
+  initialPids: number[];
+  cleanup(): Promise<void>;
+}
+
+/** `start <APPS/app> -w N -l <tcp or unix target> ...args`, waited until `ready: N workers`. */
+export async function serve(options: {
+  app: string;
+  kind: 'tcp' | 'unix';
+  workers?: number;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}): Promise<Served> {
+  const workers = options.workers ?? 2;
+  const dir = await mkdtemp(join(tmpdir(), 'scgi-life-'));
+  const target: Target =
+    options.kind === 'tcp' ? { kind: 'tcp', host: '127.0.0.1', port: await freePort() } : { kind: 'unix', path: join(dir, 'scgi.sock') };
+  const l = launchCli(
+    ['start', join(APPS, options.app), '-w', String(workers), '-l', listenArg(target), ...(options.args ?? [])],
+    options.env,
+  );
+  const cleanup = async (): Promise<void> => {
+    killQuietly([l.pid, ...l.readyWorkerPids()]);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await l.waitForLog(READY_ALL, 15_000);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  return { l, target, dir, initialPids: l.readyWorkerPids(), cleanup };
+}
+
+/**
+ * After a hostile run: no worker exited or was respawned (log), every initial worker is alive, and `rounds`
+ * fresh requests are all answered by initial workers (`pidOf` sends one request and returns the pid that answered).
+ */
+export async function assertSameWorkers(s: Served, pidOf: (target: Target) => Promise<number>, rounds = 12): Promise<void> {
+  const log = s.l.logs();
+  const exits = log.split('\n').filter((line) => /exited|respawning/.test(line));
+  if (exits.length > 0) throw new Error(`workers exited during the run:\n${exits.join('\n')}`);
+  const initial = [...s.initialPids].sort();
+  const now = [...s.l.readyWorkerPids()].sort();
+  if (JSON.stringify(initial) !== JSON.stringify(now)) throw new Error(`ready workers changed: ${initial} -> ${now}`);
+  const dead = initial.filter((pid) => !isAlive(pid));
+  if (dead.length > 0) throw new Error(`initial workers gone: ${dead}`);
+  for (let i = 0; i < rounds; i++) {
+    const pid = await pidOf(s.target);
+    if (!initial.includes(pid)) throw new Error(`pid ${pid} answered, not one of the initial workers ${initial}`);
+  }
+}
+
+/** Log lines at ERROR or FATAL level (text format: `<time> <LEVEL> <name>[<pid>]: <msg>`). */
+export function errorLines(log: string): string[] {
+  return log.split('\n').filter((line) => /^\S+ (ERROR|FATAL)\b/.test(line));
+}
+
+/** A reject-NNN response (SCGI.md §5 conventions): well formed, text/plain, exact Content-Length, then FIN. */
+export function assertRejected(o: Outcome, status: number | number[], withinMs = 1000): CgiResponse {
+  const statuses = Array.isArray(status) ? status : [status];
+  if (o.ending !== 'fin') throw new Error(`expected ${statuses.join('/')} then FIN; got ${show(o)}`);
+  const res = parseResponse(o.data);
+  if (!statuses.includes(res.status)) throw new Error(`expected status ${statuses.join('/')}; got ${show(o)}`);
+  const ct = header(res, 'content-type') ?? '';
+  if (!ct.startsWith('text/plain')) throw new Error(`expected Content-Type text/plain; got ${show(o)}`);
+  const cls = headerValues(res, 'content-length');
+  if (cls.length !== 1 || Number(cls[0]) !== res.body.length) {
+    throw new Error(`expected one exact Content-Length (${res.body.length}); got ${show(o)}`);
+  }
+  if (o.endAfterLastSendMs > withinMs) throw new Error(`answered ${o.endAfterLastSendMs}ms after the last byte (bound ${withinMs}ms)`);
+  return res;
+}
+
+/** silent-close: not one byte written, then FIN, within the bound. */
+export function assertSilentClose(o: Outcome, withinMs = 1000): void {
+  if (o.ending !== 'fin' || o.data.length !== 0) throw new Error(`expected a silent close (no bytes, FIN); got ${show(o)}`);
+  if (o.endAfterLastSendMs > withinMs) throw new Error(`closed ${o.endAfterLastSendMs}ms after the last byte (bound ${withinMs}ms)`);
 }
