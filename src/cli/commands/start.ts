@@ -1,11 +1,140 @@
-// CONTRACT STUB: replaced by the helper that owns the 'start' verb. Must keep exporting `command`.
-import type { CommandModule } from 'yargs';
+// `scgi-supervise start <app>`: loads the config, binds the socket (master/listener.ts), runs the Master and the
+// ControlServer beside it, wires signals into the master's queue, and is the only place that exits the master
+// process. Not the supervision itself (master/), nor the control protocol (control/).
 
-export const command: CommandModule = {
-  command: 'start',
-  describe: '(start: not built yet)',
-  handler: () => {
-    process.stderr.write('scgi-supervise: start is not built yet\n');
-    process.exitCode = 1;
+import { readFileSync } from 'node:fs';
+import { basename, relative } from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadConfig, type ConfigInput } from '../../config/load.js';
+import type { Config } from '../../config/config.js';
+import { resolveControlPath } from '../../control/paths.js';
+import { ControlServer } from '../../control/server.js';
+import { SupervisorError } from '../../errors.js';
+import { createLogger, type Logger } from '../../log.js';
+import { openListener, type Listener } from '../../master/listener.js';
+import { Master } from '../../master/master.js';
+import { installSignalHandlers } from '../../master/signals.js';
+import { spawnWorker } from '../../master/spawn-worker.js';
+import { EXIT_FAILURE, EXIT_USAGE, printError } from '../format.js';
+
+type StartArgs = ConfigInput & { app: string };
+
+export const command: CommandModule<object, StartArgs> = {
+  command: 'start <app>',
+  describe: 'Run <app> (a (req, res) handler or an object with fetch) in N pre-forked SCGI workers on one socket',
+  builder: (y: Argv) =>
+    // No yargs defaults here: config/load.ts layers defaults < YAML < environment < flags, and a yargs default
+    // would always win over the YAML file. The defaults are named in the descriptions.
+    y
+      .positional('app', { type: 'string', describe: 'Your app module (CJS or ESM), unchanged', demandOption: true })
+      .option('workers', { alias: 'w', type: 'string', describe: 'Worker processes (default: one per CPU, "auto")' })
+      .option('listen', { alias: 'l', type: 'string', describe: 'HOST:PORT, [IPv6]:PORT, unix:PATH or fd:N (default 127.0.0.1:4000)' })
+      .option('socket-mode', { type: 'string', describe: 'unix: socket file mode, octal (default 0666; 0660 with --socket-group)' })
+      .option('socket-group', { type: 'string', describe: 'unix: socket group (the front end user must be in it)' })
+      .option('backlog', { type: 'number', describe: 'listen() backlog (default 511)' })
+      .option('graceful-timeout', { type: 'number', describe: 'Seconds a draining worker may finish in-flight requests (default 30)' })
+      .option('boot-timeout', { type: 'number', describe: 'Seconds a new worker may take to load the app and accept (default 30)' })
+      .option('reload-surge', { type: 'number', describe: 'New workers a reload may start at once (default 1)' })
+      .option('name', { type: 'string', describe: 'Instance name: keys the control socket path' })
+      .option('control', { type: 'string', describe: 'Control socket path (default derived from --name or --listen)' })
+      .option('config', { type: 'string', describe: 'YAML config file (flags win over it)' })
+      .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
+      .option('log-format', { type: 'string', describe: 'text or json (default text)' })
+      .option('max-header-bytes', { type: 'number', describe: 'Largest SCGI header block (default 65536; 431 above)' })
+      .option('max-body-bytes', { type: 'number', describe: 'Largest request body (default 1 GiB; 413 above)' })
+      .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
+      .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
+      .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
+      .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
+      .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
+      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: $0 request /')
+      .example('$0 start --config supervisor.yaml app.js', 'options from a YAML file') as unknown as Argv<StartArgs>,
+  handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
+    const code = await runStart(argv);
+    process.exit(code); // the only exit of the master process
   },
 };
+
+async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
+  let config: Config;
+  let controlPath: string;
+  try {
+    config = loadConfig(pickInput(argv));
+    controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
+  } catch (err) {
+    printError(err);
+    return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  const log = createLogger({ name: 'master', level: config.logLevel, format: config.logFormat });
+
+  let listener: Listener;
+  try {
+    listener = await openListener(config);
+  } catch (err) {
+    printError(err);
+    return EXIT_FAILURE;
+  }
+
+  const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion() });
+  const control = new ControlServer(master, { path: controlPath, log });
+  try {
+    await control.listen();
+  } catch (err) {
+    listener.close();
+    printError(err);
+    return EXIT_FAILURE;
+  }
+  const removeSignals = installSignalHandlers((event) => master.enqueue(event));
+
+  master.start().then(
+    () => log.info(`try: ${cliName()} request --listen ${listener.address} /`),
+    (err: unknown) => {
+      // A stop during start is not an error; an app that cannot load is (its stack was logged by the master).
+      if (err instanceof SupervisorError && err.code === 'ERR_STOPPING') return;
+      printError(err);
+    },
+  );
+
+  const code = await master.done;
+  removeSignals();
+  await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
+  return code;
+}
+
+/** yargs gives both spellings (socket-mode and socketMode); hand config/load.ts only the camelCase flags given. */
+function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
+  const keys: (keyof ConfigInput)[] = [
+    'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
+    'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
+    'bodyTimeout', 'strict',
+  ];
+  const input: Record<string, unknown> = {};
+  for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];
+  return input as ConfigInput;
+}
+
+function masterLog(log: Logger) {
+  return {
+    debug: (msg: string) => log.debug(msg),
+    info: (msg: string) => log.info(msg),
+    warn: (msg: string) => log.warn(msg),
+    error: (obj: object | string, msg?: string) => (typeof obj === 'string' ? log.error(obj) : log.error(obj, msg)),
+  };
+}
+
+/** `scgi-supervise` when run through the installed bin, else `node dist/src/cli/main.js` (e.g. `npm start`). */
+function cliName(): string {
+  const script = process.argv[1] ?? '';
+  if (basename(script) === 'scgi-supervise' || script.includes('node_modules')) return 'scgi-supervise';
+  const rel = relative(process.cwd(), script);
+  return `node ${rel.startsWith('..') ? script : rel}`;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}

@@ -1,0 +1,310 @@
+// The shared SCGI socket: bound ONCE by the master, put into the listening state without ever being accepted on
+// here, and handed to every worker as a plain fd (spawn-worker.ts). Not the accept loop (the workers' serve code).
+// The kernel socket lives as long as the master holds its fd, so connections queue in the backlog while workers
+// change, even when every worker has died at once (SCGI.md §0 point 6, case 37).
+
+import * as net from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import { getSystemErrorName } from 'node:util';
+import { ListenError, isErrnoException } from '../errors.js';
+import type { ListenAddress } from '../config/config.js';
+import { formatListenAddress } from '../config/listen-address.js';
+
+export interface ListenerOptions {
+  listen: ListenAddress;
+  socketMode: number;
+  socketGroup: string | null;
+  backlog: number;
+}
+
+export interface Listener {
+  /** The master's fd of the socket; passed to workers in their stdio array. */
+  readonly fd: number;
+  /** `127.0.0.1:4000`, `[::1]:4000`, `unix:/path`, `fd:3` (with the real port when 0 was asked for). */
+  readonly address: string;
+  /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
+  close(): void;
+}
+
+/** What Node's `net._createServerHandle` returns: a libuv TCP or Pipe handle (cluster's SCHED_NONE uses it too). */
+interface ServerHandle {
+  fd: number;
+  getsockname?(out: { address?: string; port?: number; family?: string }): number;
+  close(): void;
+}
+type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => ServerHandle | number;
+
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
+
+export async function openListener(options: ListenerOptions): Promise<Listener> {
+  const { listen } = options;
+  switch (listen.kind) {
+    case 'tcp':
+      return openTcp(listen.host, listen.port, options.backlog);
+    case 'unix':
+      return openUnix(listen.path, options);
+    case 'fd':
+      return openInherited(listen.fd);
+    default: {
+      const never: never = listen;
+      throw new ListenError('ERR_LISTEN_BAD_ADDRESS', String(never), 'unknown listen address kind');
+    }
+  }
+}
+
+async function openTcp(host: string, port: number, backlog: number): Promise<Listener> {
+  const shown = formatListenAddress({ kind: 'tcp', host, port });
+  let ip = host;
+  if (net.isIP(host) === 0) {
+    try {
+      ip = (await lookup(host)).address;
+    } catch (cause) {
+      throw new ListenError('ERR_LISTEN_BAD_ADDRESS', shown, `cannot resolve host ${JSON.stringify(host)}`, {
+        hint: 'use an IP address such as 127.0.0.1 or [::1], or a name this machine resolves',
+        cause,
+      });
+    }
+  }
+  const handle = createServerHandle(ip, port, net.isIP(ip), undefined, 0);
+  if (typeof handle === 'number') throw errnoListenError(shown, handle);
+  // libuv defers EADDRINUSE from bind() to listen() (`delayed_error`); getsockname reports it, and without this
+  // check the first worker's listen() would fail, or worse, auto-bind the socket to a random port.
+  const out: { address?: string; port?: number } = {};
+  const err = handle.getsockname?.(out) ?? 0;
+  if (err !== 0 || !out.port) {
+    handle.close();
+    throw errnoListenError(shown, err || -98);
+  }
+  const address = formatListenAddress({ kind: 'tcp', host: out.address ?? ip, port: out.port });
+  try {
+    await primeListen(handle.fd, backlog, address);
+  } catch (e) {
+    handle.close();
+    throw e;
+  }
+  return makeListener(handle, address, null);
+}
+
+async function openUnix(path: string, options: ListenerOptions): Promise<Listener> {
+  const address = formatListenAddress({ kind: 'unix', path });
+  await removeStaleSocket(path, address);
+  const handle = createServerHandle(path, -1, -1, undefined, 0);
+  if (typeof handle === 'number') throw errnoListenError(address, handle);
+  let created = true;
+  try {
+    chmodSync(path, options.socketMode);
+    if (options.socketGroup !== null) chownSync(path, -1, groupId(options.socketGroup, address));
+    await primeListen(handle.fd, options.backlog, address);
+  } catch (e) {
+    handle.close();
+    unlinkQuietly(path);
+    created = false;
+    throw e instanceof ListenError ? e : wrapErrno(address, e);
+  }
+  return makeListener(handle, address, created ? path : null);
+}
+
+function openInherited(fd: number): Promise<Listener> {
+  const address = `fd:${fd}`;
+  let isSocket = false;
+  try {
+    isSocket = fstatSync(fd).isSocket();
+  } catch (cause) {
+    throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `fd ${fd} is not open`, {
+      hint: 'fd:N is for a socket passed by systemd (LISTEN_FDS); use HOST:PORT or unix:PATH otherwise',
+      cause,
+    });
+  }
+  if (!isSocket) {
+    throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `fd ${fd} is not a socket`, {
+      hint: 'fd:N is for a socket passed by systemd (LISTEN_FDS); use HOST:PORT or unix:PATH otherwise',
+    });
+  }
+  // systemd hands sockets over already listening; we neither close nor unlink what we did not create,
+  // but do keep our fd open so the socket outlives every worker.
+  return Promise.resolve({ fd, address, close: () => undefined });
+}
+
+function makeListener(handle: ServerHandle, address: string, createdPath: string | null): Listener {
+  let open = true;
+  return {
+    fd: handle.fd,
+    address,
+    close() {
+      if (!open) return;
+      open = false;
+      handle.close();
+      if (createdPath !== null) unlinkQuietly(createdPath);
+    },
+  };
+}
+
+// listen(2) is a property of the socket, not of the fd or the process. A libuv listen() in the master would also
+// start accepting on its next poll, so a throwaway child calls listen() on a copy of the fd and exits in the same
+// tick, before its event loop ever polls: the socket is then LISTENING (connections queue in the kernel backlog
+// from now on) and nobody has accepted. This also turns a listen-time EADDRINUSE (two SO_REUSEADDR binds, neither
+// listening yet) into our error instead of a worker's.
+const PRIME_SCRIPT =
+  "const s=require('net').createServer();" +
+  "s.on('error',(e)=>{process.stderr.write(String(e.code||e.message));process.exit(1)});" +
+  "s.on('listening',()=>process.exit(0));" +
+  's.listen({fd:3,backlog:Number(process.argv[1])})';
+
+function primeListen(fd: number, backlog: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', PRIME_SCRIPT, String(backlog)], {
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+      env: {},
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (cause) =>
+      reject(new ListenError('ERR_LISTEN_FAILED', address, `cannot start listening on ${address}`, { cause })),
+    );
+    child.on('close', (code) => {
+      if (code === 0) return resolve();
+      const errno = stderr.trim();
+      if (errno === 'EADDRINUSE') return reject(inUse(address));
+      reject(
+        new ListenError('ERR_LISTEN_FAILED', address, `listen() on ${address} failed: ${errno || `exit ${code}`}`, {
+          hint: 'check the address and the system limits (somaxconn), then try again',
+        }),
+      );
+    });
+  });
+}
+
+/** A socket file left by a dead process is removed; one with a live listener behind it is an error. */
+async function removeStaleSocket(path: string, address: string): Promise<void> {
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch (e) {
+    if (isErrnoException(e) && e.code === 'ENOENT') return;
+    throw wrapErrno(address, e);
+  }
+  if (!stat.isSocket()) {
+    throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `${path} exists and is not a socket`, {
+      hint: 'pick another path for --listen unix:PATH, or remove that file if it is yours',
+    });
+  }
+  const state = await probe(path);
+  if (state === 'alive') {
+    throw new ListenError('ERR_LISTEN_SOCKET_ALIVE', address, `${address} is in use by a running process`, {
+      hint: 'another server listens on that socket; stop it or pick another --listen path',
+    });
+  }
+  if (state === 'stale') unlinkQuietly(path);
+  else throw new ListenError('ERR_LISTEN_PERMISSION', address, `cannot probe ${path}: ${state}`, {
+    hint: 'run as a user that may write to the socket and its directory, or pick another --listen path',
+  });
+}
+
+function probe(path: string): Promise<'alive' | 'stale' | string> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(path);
+    const done = (result: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    // A listener with a full backlog does not answer quickly: count silence as alive, never remove it.
+    const timer = setTimeout(() => done('alive'), 1000);
+    socket.once('connect', () => done('alive'));
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') done('stale');
+      else if (e.code === 'EAGAIN') done('alive');
+      else done(e.code ?? e.message);
+    });
+  });
+}
+
+function groupId(group: string, address: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const fromFile = (text: string) => {
+    for (const line of text.split('\n')) {
+      const [name, , gid] = line.split(':');
+      if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+    }
+    return null;
+  };
+  let gid: number | null = null;
+  try {
+    gid = fromFile(readFileSync('/etc/group', 'utf8'));
+  } catch {
+    gid = null;
+  }
+  if (gid === null) {
+    try {
+      gid = fromFile(execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch {
+      gid = null; // getent exits 2 for an unknown group
+    }
+  }
+  if (gid === null) {
+    throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `unknown group ${JSON.stringify(group)} for --socket-group`, {
+      hint: 'give an existing group name or a numeric gid (see getent group)',
+    });
+  }
+  return gid;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+function inUse(address: string): ListenError {
+  return new ListenError('ERR_LISTEN_IN_USE', address, `${address} is in use`, {
+    hint: 'another process listens there, pick --listen',
+  });
+}
+
+/** libuv returns negative errno numbers from handle calls. */
+function errnoListenError(address: string, errno: number): ListenError {
+  const code = (errno < 0 ? errnoName(errno) : undefined) ?? `errno ${errno}`;
+  const e = Object.assign(new Error(code), { code, errno });
+  return wrapErrno(address, e);
+}
+
+function errnoName(errno: number): string | undefined {
+  try {
+    return getSystemErrorName(errno);
+  } catch {
+    return undefined;
+  }
+}
+
+export function wrapErrno(address: string, err: unknown): ListenError {
+  const code = isErrnoException(err) ? err.code : undefined;
+  switch (code) {
+    case 'EADDRINUSE':
+      return Object.assign(inUse(address), { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return new ListenError('ERR_LISTEN_PERMISSION', address, `no permission to listen on ${address}`, {
+        hint: 'ports below 1024 need root or CAP_NET_BIND_SERVICE; a unix socket needs a writable directory',
+        cause: err,
+      });
+    case 'EADDRNOTAVAIL':
+    case 'ENOENT':
+    case 'ENOTDIR':
+    case 'EINVAL':
+    case 'ENAMETOOLONG':
+    case 'EAFNOSUPPORT':
+      return new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `cannot listen on ${address} (${code})`, {
+        hint: 'use an address of this machine (127.0.0.1, [::1]) or a unix socket path in an existing directory',
+        cause: err,
+      });
+    default:
+      return new ListenError('ERR_LISTEN_FAILED', address, `cannot listen on ${address} (${code ?? String(err)})`, {
+        hint: 'check the address and try again',
+        cause: err,
+      });
+  }
+}

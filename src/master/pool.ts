@@ -1,0 +1,203 @@
+// Pure decisions about the worker pool: desired state + the workers we have → actions (spawn, drain, kill, and the
+// milestones all-ready / reload-complete / settled / stopped), and what a worker's exit means (planned, crash with
+// backoff, halt at start, failed canary). No syscalls, no timers, no logging: master.ts applies what this returns.
+
+import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED } from '../worker/exit-codes.js';
+import type { KillCause, WorkerState } from './worker-handle.js';
+import type { ExitReason } from './stats.js';
+
+export type Phase = 'starting' | 'running' | 'stopping';
+
+export interface PoolWorker {
+  readonly id: number;
+  readonly pid: number;
+  readonly generation: number;
+  readonly state: WorkerState;
+  readonly since: number;
+  readonly killedFor: KillCause | null;
+}
+
+export interface ReloadProgress {
+  /** The generation being rolled out. */
+  readonly generation: number;
+  /** The first worker of that generation (the canary) became ready: the new code loads. */
+  readonly canaryPassed: boolean;
+}
+
+export interface PoolView {
+  readonly now: number;
+  readonly phase: Phase;
+  readonly target: number;
+  /** The generation that serves (and that respawns use) when no reload runs. */
+  readonly generation: number;
+  readonly reload: ReloadProgress | null;
+  readonly reloadSurge: number;
+  /** Every worker not yet exited. */
+  readonly workers: readonly PoolWorker[];
+  /** Slots that have had a worker, with the time a crashed slot may respawn. */
+  readonly slots: ReadonlyMap<number, { readonly backoffUntil: number | null }>;
+  readonly bootTimeoutMs: number;
+  readonly gracefulTimeoutMs: number;
+}
+
+export type PoolAction =
+  | { type: 'spawn'; id: number; generation: number }
+  | { type: 'drain'; pid: number; reason: ExitReason }
+  | { type: 'kill'; pid: number; cause: KillCause }
+  | { type: 'all-ready' }
+  | { type: 'reload-complete' }
+  | { type: 'settled' }
+  | { type: 'stopped' };
+
+export interface Decision {
+  actions: PoolAction[];
+  /** When to decide again even if nothing happens (a deadline or a backoff ends), or null. */
+  wakeAt: number | null;
+}
+
+/** The worker closes what is left itself at gracefulTimeoutMs; SIGKILL only if it has not exited this much later. */
+export const DRAIN_KILL_GRACE_MS = 2000;
+
+export function decide(v: PoolView): Decision {
+  const actions: PoolAction[] = [];
+  let wakeAt: number | null = null;
+  const wake = (t: number) => {
+    if (wakeAt === null || t < wakeAt) wakeAt = t;
+  };
+
+  // Deadlines: boot timeout until ready, then the drain deadline (Puma `term`, gunicorn `murder_workers`).
+  const killed = new Set<number>();
+  for (const w of v.workers) {
+    if (w.killedFor !== null) continue;
+    const deadline =
+      w.state === 'starting' ? w.since + v.bootTimeoutMs : w.state === 'draining' ? w.since + v.gracefulTimeoutMs + DRAIN_KILL_GRACE_MS : null;
+    if (deadline === null) continue;
+    if (v.now >= deadline) {
+      actions.push({ type: 'kill', pid: w.pid, cause: w.state === 'starting' ? 'boot-timeout' : 'drain-timeout' });
+      killed.add(w.pid);
+    } else wake(deadline);
+  }
+
+  const live = v.workers.filter((w) => (w.state === 'starting' || w.state === 'ready') && !killed.has(w.pid));
+
+  if (v.phase === 'stopping') {
+    for (const w of live) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+    if (v.workers.length === 0) actions.push({ type: 'stopped' });
+    return { actions, wakeAt };
+  }
+
+  // Scale down one worker at a time: the highest slot first, the next once it has gone.
+  const excess = live.filter((w) => w.id > v.target);
+  if (excess.length > 0 && !v.workers.some((w) => w.id > v.target && w.state === 'draining')) {
+    const victim = excess.reduce((a, b) => (b.id > a.id ? b : a));
+    actions.push({ type: 'drain', pid: victim.pid, reason: 'stopped' });
+  }
+
+  const generation = v.reload ? v.reload.generation : v.generation;
+  const needs: number[] = [];
+  let allReady = true;
+  for (let id = 1; id <= v.target; id++) {
+    const inSlot = live.filter((w) => w.id === id);
+    const current = v.reload ? inSlot.filter((w) => w.generation === generation) : inSlot;
+    if (current.length === 0) needs.push(id);
+    const ready = current.some((w) => w.state === 'ready');
+    if (!ready) allReady = false;
+    // Rolling reload: the slot's old worker drains only once its replacement is ready.
+    if (v.reload && ready) {
+      for (const old of inSlot) if (old.generation !== generation) actions.push({ type: 'drain', pid: old.pid, reason: 'reload' });
+    }
+  }
+
+  let startingNew = live.filter((w) => w.state === 'starting' && w.generation === generation).length;
+  let startingAny = live.filter((w) => w.state === 'starting').length;
+  for (const id of needs) {
+    const slot = v.slots.get(id);
+    if (slot?.backoffUntil != null && slot.backoffUntil > v.now) {
+      wake(slot.backoffUntil);
+      continue;
+    }
+    if (v.reload) {
+      // The first new worker is a canary: nothing else of its generation starts until it is ready.
+      const limit = v.reload.canaryPassed ? Math.max(1, v.reloadSurge) : 1;
+      if (startingNew >= limit) break;
+    } else if (v.phase === 'running' && slot === undefined && startingAny > 0) {
+      break; // scale up one new slot at a time; respawns of known slots never wait
+    }
+    startingNew++;
+    startingAny++;
+    actions.push({ type: 'spawn', id, generation });
+  }
+
+  if (allReady) {
+    if (v.phase === 'starting') actions.push({ type: 'all-ready' });
+    else if (v.reload) {
+      if (!v.workers.some((w) => w.generation !== generation)) actions.push({ type: 'reload-complete' });
+    } else if (!v.workers.some((w) => w.id > v.target)) actions.push({ type: 'settled' });
+  }
+  return { actions, wakeAt };
+}
+
+export interface BackoffPolicy {
+  minMs: number;
+  maxMs: number;
+  /** A worker that stayed up this long resets its slot's failure count. */
+  stableMs: number;
+}
+
+export interface ExitInput {
+  now: number;
+  phase: Phase;
+  target: number;
+  reload: ReloadProgress | null;
+  worker: {
+    id: number;
+    generation: number;
+    /** The state it was in when it exited. */
+    state: WorkerState;
+    startedAt: number;
+    drainReason: ExitReason | null;
+    killedFor: KillCause | null;
+  };
+  code: number | null;
+  signal: string | null;
+  /** Consecutive short-lived exits of the slot before this one. */
+  failures: number;
+  backoff: BackoffPolicy;
+}
+
+export type FailureCause = 'load-failed' | 'listen-failed' | 'boot-timeout' | 'crashed';
+
+export type ExitDecision =
+  | { kind: 'planned'; reason: ExitReason }
+  /** The initial start cannot succeed: stop the master with the app's error, no crash loop. */
+  | { kind: 'halt'; cause: FailureCause }
+  /** The reload's canary did not come up: abort, keep the old generation. */
+  | { kind: 'canary-failed'; cause: FailureCause }
+  | { kind: 'crash'; respawn: boolean; failures: number; delayMs: number };
+
+export function classifyExit(e: ExitInput): ExitDecision {
+  const w = e.worker;
+  if (w.state === 'draining') return { kind: 'planned', reason: w.drainReason ?? 'stopped' };
+  if (e.phase === 'stopping') return { kind: 'planned', reason: 'stopped' };
+  const cause: FailureCause =
+    w.killedFor === 'boot-timeout'
+      ? 'boot-timeout'
+      : e.code === EXIT_APP_LOAD_FAILED
+        ? 'load-failed'
+        : e.code === EXIT_LISTEN_FAILED
+          ? 'listen-failed'
+          : 'crashed';
+  if (w.state === 'starting' && e.phase === 'starting') return { kind: 'halt', cause };
+  if (w.state === 'starting' && e.reload && w.generation === e.reload.generation && !e.reload.canaryPassed) {
+    return { kind: 'canary-failed', cause };
+  }
+  const uptimeMs = e.now - w.startedAt;
+  const failures = (uptimeMs >= e.backoff.stableMs ? 0 : e.failures) + 1;
+  return { kind: 'crash', respawn: w.id <= e.target, failures, delayMs: backoffDelay(failures, e.backoff) };
+}
+
+/** The first crash respawns at once (kill -9 of a healthy worker); a loop waits min, 2·min, 4·min … up to max. */
+export function backoffDelay(failures: number, policy: BackoffPolicy): number {
+  if (failures <= 1) return 0;
+  return Math.min(policy.maxMs, policy.minMs * 2 ** (failures - 2));
+}
