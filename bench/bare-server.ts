@@ -32,6 +32,8 @@ if (cluster.isPrimary) {
   process.on('SIGINT', stop);
   for (let i = 0; i < workers; i++) cluster.fork();
 } else {
+  // Exit normally on SIGTERM so `--cpu-prof` (bench/profile.ts) can write its profile.
+  process.on('SIGTERM', () => process.exit(0));
   serve();
 }
 

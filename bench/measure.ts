@@ -2,7 +2,7 @@
 // backend's process tree and of nginx sampled from /proc around it, and the backend's RSS at the end. Not the
 // rounds or the aggregation (run.ts, summary.ts).
 
-import { cpuDelta, cpuSeconds, processTree, readStat, rssKiB } from './proc-stats.js';
+import { cpuDelta, cpuSeconds, machineBusySeconds, processTree, readStat, rssKiB } from './proc-stats.js';
 import type { ProcessGroup } from './process-group.js';
 import { runWrk, type WrkResult } from './wrk.js';
 
@@ -19,6 +19,7 @@ export interface Sample {
   cpuBackendS: number;
   cpuNginxS: number;
   cpuWrkS: number;
+  cpuOtherS: number; // the rest of the machine during the run (other processes, unattributed softirq): noise
   rssTotalKiB: number; // whole backend tree (master + workers)
   rssWorkersKiB: number[]; // each direct child of the backend's leader
   durationS: number;
@@ -43,11 +44,13 @@ export async function measure(o: MeasureOptions): Promise<Sample> {
   const nginxPids = processTree(o.nginx.pid);
   const beforeBackend = cpuSeconds(backendPids);
   const beforeNginx = cpuSeconds(nginxPids);
+  const beforeBusy = machineBusySeconds();
   const wrk: WrkResult = await runWrk({ url: o.url, connections: o.connections, durationS: o.durationS, script: o.script });
   // New pids (a respawned worker) count from zero; a pid that died during the run loses its last ticks (rare, logged by errors).
   const afterPids = o.group.tree();
   const cpuBackendS = cpuDelta(beforeBackend, cpuSeconds(afterPids));
   const cpuNginxS = cpuDelta(beforeNginx, cpuSeconds(processTree(o.nginx.pid)));
+  const busyS = machineBusySeconds() - beforeBusy;
   const leader = afterPids[0];
   const workers = afterPids.slice(1).filter((pid) => isChildOf(pid, leader));
   return {
@@ -63,6 +66,7 @@ export async function measure(o: MeasureOptions): Promise<Sample> {
     cpuBackendS,
     cpuNginxS,
     cpuWrkS: wrk.wrkCpuS,
+    cpuOtherS: Math.max(0, busyS - cpuBackendS - cpuNginxS - wrk.wrkCpuS),
     rssTotalKiB: afterPids.reduce((sum, pid) => sum + rssKiB(pid), 0),
     rssWorkersKiB: workers.map(rssKiB),
     durationS: o.durationS,

@@ -91,3 +91,11 @@ export function rssKiB(pid: number): number {
     return 0;
   }
 }
+
+/** CPU seconds the whole machine spent busy so far (all CPUs: /proc/stat's first line minus idle and iowait). */
+export function machineBusySeconds(): number {
+  const first = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = first;
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}

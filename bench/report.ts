@@ -25,16 +25,16 @@ export function renderTables(summaries: Summary[], excluded: Excluded[]): string
   for (const shape of shapes) {
     const rows = summaries.filter((s) => s.shape === shape).sort((a, b) => b.rps - a.rps);
     parts.push(`#### ${shape}\n`);
-    parts.push('| backend | req/s (median) | × bare-shared | req/s per round | p50 ms | p99 ms | errors | CPU s backend / nginx / wrk (per run) | RSS total MiB | RSS per worker MiB |');
-    parts.push('|---|---:|---:|---|---:|---:|---:|---|---:|---:|');
+    parts.push('| backend | req/s (median) | × bare-shared | req/s per round | p50 ms | p99 ms | errors | CPU µs/req backend / nginx | CPU s backend / nginx / wrk / other (per run) | RSS total MiB | RSS per worker MiB |');
+    parts.push('|---|---:|---:|---|---:|---:|---:|---|---|---:|---:|');
     for (const s of rows) {
       const ratio = s.ratioToBareShared === null ? '–' : s.ratioToBareShared.toFixed(2);
       parts.push(
         `| ${s.backend} | ${f(s.rps)} | ${ratio} | ${s.rpsPerRound.map(k).join(' / ')} | ${f(s.p50Ms, 2)} | ${f(s.p99Ms, 2)} | ${s.errors} | ` +
-          `${f(s.cpuBackendS, 1)} / ${f(s.cpuNginxS, 1)} / ${f(s.cpuWrkS, 1)} of ${s.durationS} s | ${f(s.rssTotalMiB, 1)} | ${f(s.rssWorkerMiB, 1)} × ${s.workers} |`,
+          `${f(s.backendUsPerReq, 1)} / ${f(s.nginxUsPerReq, 1)} | ${f(s.cpuBackendS, 1)} / ${f(s.cpuNginxS, 1)} / ${f(s.cpuWrkS, 1)} / ${f(s.cpuOtherS, 1)} of ${s.durationS} s | ${f(s.rssTotalMiB, 1)} | ${f(s.rssWorkerMiB, 1)} × ${s.workers} |`,
       );
     }
-    for (const e of excluded.filter((x) => x.shape === shape)) parts.push(`| ${e.backend} | excluded: ${e.reason.split('\n')[0]!.replace(/\|/g, '\\|')} | | | | | | | | |`);
+    for (const e of excluded.filter((x) => x.shape === shape)) parts.push(`| ${e.backend} | excluded: ${e.reason.split('\n')[0]!.replace(/\|/g, '\\|')} | | | | | | | | | |`);
     parts.push('');
   }
   return parts.join('\n');

@@ -139,7 +139,7 @@ async function main(): Promise<void> {
           });
           samples.push(sample);
           const errors = sample.non2xx + sample.socketErrors;
-          log(`[${shape.name}] round ${round + 1}/${rounds} ${name}: ${sample.rps.toFixed(0)} req/s, p99 ${sample.p99Ms.toFixed(2)} ms, errors ${errors}, CPU backend ${sample.cpuBackendS.toFixed(1)}s nginx ${sample.cpuNginxS.toFixed(1)}s wrk ${sample.cpuWrkS.toFixed(1)}s`);
+          log(`[${shape.name}] round ${round + 1}/${rounds} ${name}: ${sample.rps.toFixed(0)} req/s, p99 ${sample.p99Ms.toFixed(2)} ms, errors ${errors}, CPU backend ${sample.cpuBackendS.toFixed(1)}s nginx ${sample.cpuNginxS.toFixed(1)}s wrk ${sample.cpuWrkS.toFixed(1)}s other ${sample.cpuOtherS.toFixed(1)}s`);
         }
       }
       await Promise.all([...running.values()].map((g) => g.stop()));

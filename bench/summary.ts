@@ -16,6 +16,9 @@ export interface Summary {
   cpuBackendS: number; // median per run
   cpuNginxS: number;
   cpuWrkS: number;
+  cpuOtherS: number;
+  backendUsPerReq: number; // backend CPU per request (median over rounds): less sensitive to machine noise than req/s
+  nginxUsPerReq: number;
   durationS: number;
   rssTotalMiB: number;
   rssWorkerMiB: number; // median of the workers' RSS in the last round
@@ -53,6 +56,9 @@ export function summarize(samples: Sample[]): Summary[] {
       cpuBackendS: median(list.map((s) => s.cpuBackendS)),
       cpuNginxS: median(list.map((s) => s.cpuNginxS)),
       cpuWrkS: median(list.map((s) => s.cpuWrkS)),
+      cpuOtherS: median(list.map((s) => s.cpuOtherS)),
+      backendUsPerReq: median(list.map((s) => (s.cpuBackendS / s.requests) * 1e6)),
+      nginxUsPerReq: median(list.map((s) => (s.cpuNginxS / s.requests) * 1e6)),
       durationS: last.durationS,
       rssTotalMiB: last.rssTotalKiB / 1024,
       rssWorkerMiB: median(last.rssWorkersKiB) / 1024,
