@@ -9,7 +9,16 @@ import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { isHttps, requestHeaders } from './request-headers.js';
 
 export interface FetchApp {
-  fetch(request: Request): unknown;
+  fetch(request: Request, env: FetchEnv): unknown;
+}
+
+/**
+ * The second argument of fetch(request, env): the client's address in the shape @hono/node-server's getConnInfo
+ * reads (`env.incoming.socket`), since a Request has no place for it, plus the raw SCGI params.
+ */
+export interface FetchEnv {
+  incoming: { socket: { remoteAddress?: string; remotePort?: number; remoteFamily?: string; encrypted: boolean } };
+  scgi: Record<string, string>;
 }
 
 type ReadResult = { done: true; value?: undefined } | { done: false; value: Uint8Array };
@@ -129,10 +138,23 @@ class FetchExchange implements Exchange {
     return new Request(url, init);
   }
 
+  private env(): FetchEnv {
+    const params = this.head.params;
+    const addr = params.REMOTE_ADDR;
+    const port = params.REMOTE_PORT;
+    const socket: FetchEnv['incoming']['socket'] = { encrypted: isHttps(params) };
+    if (addr) {
+      socket.remoteAddress = addr;
+      socket.remoteFamily = addr.includes(':') ? 'IPv6' : 'IPv4';
+    }
+    if (port) socket.remotePort = Number(port);
+    return { incoming: { socket }, scgi: params };
+  }
+
   private async run(request: Request): Promise<void> {
     let response: unknown;
     try {
-      response = await this.app.fetch(request);
+      response = await this.app.fetch(request, this.env());
     } catch (err) {
       this.host.appFailed(err);
       return;
