@@ -37,7 +37,8 @@ export interface StartContext {
   port: number;
   shape: Shape;
   flupDir?: string;
-  productEnv?: NodeJS.ProcessEnv; // e.g. NODE_OPTIONS=--cpu-prof for the profile run
+  nodeEnv?: NodeJS.ProcessEnv; // added to the Node backends' env
+  nodeArgs?: string[]; // node flags before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS); workers inherit execArgv
 }
 
 /** Starts a backend and resolves once it says it is ready (or rejects with its log tail). */
@@ -51,8 +52,8 @@ export async function startBackend(name: BackendName, ctx: StartContext): Promis
     case 'product-express':
     case 'product-fetch': {
       const app = name === 'product-express' ? 'bench-express.cjs' : name === 'product-fetch' ? 'bench-fetch.mjs' : shape.app === 'big' ? 'bench-big.cjs' : 'bench-hello.cjs';
-      group = new ProcessGroup(name, process.execPath, [CLI, 'start', join(APPS, app), '-w', workers, '-l', `127.0.0.1:${port}`], {
-        env: { ...process.env, ...ctx.productEnv },
+      group = new ProcessGroup(name, process.execPath, [...(ctx.nodeArgs ?? []), CLI, 'start', join(APPS, app), '-w', workers, '-l', `127.0.0.1:${port}`], {
+        env: { ...process.env, ...ctx.nodeEnv },
         cwd: ROOT,
       });
       ready = /ready: \d+ workers on /; // stable log line (RULES.md)
@@ -60,10 +61,10 @@ export async function startBackend(name: BackendName, ctx: StartContext): Promis
     }
     case 'bare-shared':
     case 'bare-rr': {
-      const args = [join(ROOT, 'dist', 'bench', 'bare-server.js'), String(port), workers];
+      const args = [...(ctx.nodeArgs ?? []), join(ROOT, 'dist', 'bench', 'bare-server.js'), String(port), workers];
       if (shape.app === 'big') args.push(String(BIG_BYTES));
       const policy = name === 'bare-shared' ? 'none' : 'rr';
-      group = new ProcessGroup(name, process.execPath, args, { env: { ...process.env, NODE_CLUSTER_SCHED_POLICY: policy } });
+      group = new ProcessGroup(name, process.execPath, args, { env: { ...process.env, ...ctx.nodeEnv, NODE_CLUSTER_SCHED_POLICY: policy } });
       ready = /ready: \d+ workers on /;
       break;
     }
