@@ -1,0 +1,125 @@
+// Shared by the control-*.test.ts and reload-*.test.ts files: run a control verb of the built CLI with a bound, start a
+// supervisor on an app file copied into a temp dir (so tests can change its code between reloads), and ask it for one
+// response. Starting/stopping processes otherwise goes through test/helpers/scgi-raw.ts (launchCli, by pid).
+
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { APPS, CLI } from '../helpers/paths.js';
+import {
+  exchange,
+  freePort,
+  killQuietly,
+  launchCli,
+  listenArg,
+  parseResponse,
+  READY_ALL,
+  request,
+  type Launched,
+  type Target,
+} from '../helpers/scgi-raw.js';
+import type { StatsSnapshot } from '../../src/control/target.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** `node dist/src/cli/main.js <args>`, killed (by pid) and failed if it has not exited within `timeoutMs`. */
+export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => {
+      killQuietly([child.pid!]);
+      reject(new Error(`scgi-supervise ${args.join(' ')} did not exit within ${timeoutMs}ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+export interface Supervised {
+  l: Launched;
+  target: Target;
+  /** The -l value: verbs given it find the control socket the way `start` made it. */
+  listen: string;
+  dir: string;
+  /** The app file the supervisor runs (a copy; rewrite it with setVersion/useFixture). */
+  appFile: string;
+  stats(): Promise<StatsSnapshot>;
+  /** Runs a verb with `-l <listen>` appended. */
+  verb(args: string[], timeoutMs?: number): Promise<CliResult>;
+  /** Rewrites the app's VERSION line (ctl-versioned.cjs). */
+  setVersion(version: string): Promise<void>;
+  /** Replaces the app file with another fixture (e.g. ctl-load-error.cjs). */
+  useFixture(name: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** Starts `start <copy of APPS/ctl-versioned.cjs> -w N -l <tcp|unix>` and waits for `ready: N workers`. */
+export async function startVersioned(options: { workers: number; kind?: 'tcp' | 'unix'; args?: string[] }): Promise<Supervised> {
+  const dir = await mkdtemp(join(tmpdir(), 'scgi-ctl-'));
+  const appFile = join(dir, 'app.cjs');
+  await copyFile(join(APPS, 'ctl-versioned.cjs'), appFile);
+  const target: Target =
+    (options.kind ?? 'unix') === 'unix' ? { kind: 'unix', path: join(dir, 'scgi.sock') } : { kind: 'tcp', host: '127.0.0.1', port: await freePort() };
+  const listen = listenArg(target);
+  const l = launchCli(['start', appFile, '-w', String(options.workers), '-l', listen, ...(options.args ?? [])]);
+  const workerPids = (): number[] => {
+    // Every worker the supervisor ever started, for clean-up: ready lines of every generation.
+    return [...l.logs().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+  };
+  const cleanup = async (): Promise<void> => {
+    killQuietly([l.pid, ...workerPids()]);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await l.waitForLog(READY_ALL, 20_000);
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const verb = (args: string[], timeoutMs?: number) => runCli([...args, '-l', listen], timeoutMs);
+  return {
+    l,
+    target,
+    listen,
+    dir,
+    appFile,
+    verb,
+    stats: async () => {
+      const r = await verb(['stats', '--json'], 15_000);
+      if (r.code !== 0) throw new Error(`stats --json exited ${r.code}: ${r.stderr}`);
+      return JSON.parse(r.stdout) as StatsSnapshot;
+    },
+    setVersion: async (version) => {
+      const source = await readFile(join(APPS, 'ctl-versioned.cjs'), 'utf8');
+      await writeFile(appFile, source.replace("const VERSION = 'v1';", `const VERSION = '${version}';`));
+    },
+    useFixture: (name) => copyFile(join(APPS, name), appFile),
+    cleanup,
+  };
+}
+
+/** One GET over raw SCGI; `{status, body}` or the way the connection ended. */
+export async function get(target: Target, path = '/'): Promise<{ status: number; body: string }> {
+  const o = await exchange(target, [request('GET', path)], { timeoutMs: 10_000 });
+  if (o.ending !== 'fin' || o.data.length === 0) return { status: 0, body: `${o.ending}${o.errorCode ? ` ${o.errorCode}` : ''}` };
+  const res = parseResponse(o.data);
+  return { status: res.status, body: res.body.toString('utf8') };
+}
+
+export function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,140 @@
+// `scale`, TTIN/TTOU and `stop` against the real supervisor (issue 4 "Stop and scale"), and the control path rule
+// end to end: two supervisors with different listen addresses and no control options each get their own socket,
+// and each verb given the same -l as a start reaches that one.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { resolveControlPath } from '../../src/control/paths.js';
+import { parseListenAddress } from '../../src/config/listen-address.js';
+import { pidExited } from '../../src/cli/commands/stop.js';
+import { isAlive, pollFor, waitExit } from '../helpers/scgi-raw.js';
+import { get, startVersioned, type Supervised } from './control-helpers.js';
+
+async function readyCount(s: Supervised, generation?: number): Promise<{ ready: number; total: number; target: number }> {
+  const snap = await s.stats();
+  const ready = snap.workers.filter((w) => w.state === 'ready' && (generation === undefined || w.generation === generation));
+  return { ready: ready.length, total: snap.workers.length, target: snap.master.workers };
+}
+
+describe('scale and TTIN/TTOU', { timeout: 90_000 }, () => {
+  let s: Supervised;
+  before(async () => {
+    s = await startVersioned({ workers: 2 });
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  test('scale 3 exits 0 with 3 ready workers; scale 1 exits 0 and the others drain away', async () => {
+    const up = await s.verb(['scale', '3'], 60_000);
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(up.stdout, 'scaled: 2 -> 3 workers\n');
+    // "exit 0 when reached": the third worker is ready at the moment scale returns.
+    assert.deepEqual(await readyCount(s), { ready: 3, total: 3, target: 3 });
+    const down = await s.verb(['scale', '1'], 60_000);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(down.stdout, 'scaled: 3 -> 1 workers\n');
+    const now = await pollFor('only one worker left', 10_000, async () => {
+      const c = await readyCount(s);
+      return c.total === 1 ? c : undefined;
+    }, 100);
+    assert.deepEqual(now, { ready: 1, total: 1, target: 1 });
+    assert.equal((await get(s.target)).status, 200);
+  });
+
+  test('an invalid count is refused with a typed error and changes nothing', async () => {
+    for (const n of ['0', '-1', '2.5', '100000']) {
+      const r = await s.verb(['scale', n]);
+      assert.notEqual(r.code, 0, `scale ${n}`);
+      assert.match(r.stderr, /ERR_CONTROL_BAD_ARGS|Not enough|Invalid|argument/i, `scale ${n}: ${r.stderr}`);
+    }
+    assert.equal((await readyCount(s)).target, 1);
+  });
+
+  test('SIGTTIN adds one worker, SIGTTOU removes one', async () => {
+    process.kill(s.l.pid, 'SIGTTIN');
+    await pollFor('2 ready workers after TTIN', 10_000, async () => {
+      const c = await readyCount(s);
+      return c.ready === 2 && c.target === 2 ? c : undefined;
+    }, 100);
+    process.kill(s.l.pid, 'SIGTTIN');
+    await pollFor('3 ready workers after TTIN', 10_000, async () => {
+      const c = await readyCount(s);
+      return c.ready === 3 && c.target === 3 ? c : undefined;
+    }, 100);
+    process.kill(s.l.pid, 'SIGTTOU');
+    const c = await pollFor('2 workers after TTOU', 10_000, async () => {
+      const c = await readyCount(s);
+      return c.total === 2 && c.target === 2 ? c : undefined;
+    }, 100);
+    assert.equal(c.ready, 2);
+  });
+});
+
+describe('two supervisors, different listen addresses, no control options', { timeout: 90_000 }, () => {
+  let a: Supervised;
+  let b: Supervised;
+  before(async () => {
+    a = await startVersioned({ workers: 1, kind: 'tcp' });
+    b = await startVersioned({ workers: 1, kind: 'unix' });
+  });
+  after(async () => {
+    await a?.cleanup();
+    await b?.cleanup();
+  });
+
+  test('each gets its own control socket and each verb reaches the one started with the same -l', async () => {
+    const pathA = resolveControlPath({ listen: parseListenAddress(a.listen) });
+    const pathB = resolveControlPath({ listen: parseListenAddress(b.listen) });
+    assert.notEqual(pathA, pathB);
+    assert.ok(existsSync(pathA) && existsSync(pathB));
+    const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
+    assert.equal(sa.master.pid, a.l.pid);
+    assert.equal(sa.master.listen, a.listen);
+    assert.equal(sb.master.pid, b.l.pid);
+    assert.equal(sb.master.listen, b.listen);
+    const scaled = await b.verb(['scale', '2'], 60_000);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.equal((await a.stats()).master.workers, 1, 'scaling B left A alone');
+    const stopped = await a.verb(['stop'], 60_000);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(pidExited(a.l.pid));
+    assert.ok(isAlive(b.l.pid), 'stopping A left B running');
+    assert.equal((await b.stats()).master.workers, 2);
+  });
+});
+
+describe('stop', { timeout: 90_000 }, () => {
+  let s: Supervised;
+  before(async () => {
+    s = await startVersioned({ workers: 2 });
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  test('stop drains an in-flight request and returns only after the master has exited', async () => {
+    const controlPath = resolveControlPath({ listen: parseListenAddress(s.listen) });
+    const workerPids = (await s.stats()).workers.map((w) => w.pid!);
+    const slow = get(s.target, '/slow?ms=1500');
+    await pollFor('the slow request to be in flight', 5000, async () => {
+      const snap = await s.stats();
+      return snap.workers.some((w) => w.inflight > 0) ? true : undefined;
+    }, 50);
+    const r = await s.verb(['stop'], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `stopped: master pid ${s.l.pid} exited\n`);
+    // When `stop` returns the master is gone (or a zombie only its parent, this test, has not reaped yet).
+    assert.ok(pidExited(s.l.pid), 'the master has exited when stop returns');
+    const res = await slow;
+    assert.equal(res.status, 200, 'the in-flight request completed');
+    assert.ok(r.ms >= 500, `stop waited for the drain (${r.ms}ms)`);
+    const exit = await waitExit(s.l, 5000);
+    assert.equal(exit.code, 0);
+    for (const pid of workerPids) assert.ok(pidExited(pid), `worker ${pid} is gone`);
+    assert.equal(existsSync(controlPath), false, 'the control socket file was removed');
+    const again = await s.verb(['stats']);
+    assert.equal(again.code, 3, 'and nothing answers there any more');
+  });
+});
