@@ -2,7 +2,7 @@
 // unix socket: each bad byte gets its 400/431 at once or a silent close, slow senders are cut by the header and body
 // deadlines, and afterwards the same two workers still serve. Not the parser's unit tests (test/unit/protocol).
 
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   assertRejected,
@@ -46,7 +46,8 @@ async function echoPid(target: Target): Promise<number> {
 }
 
 /** 408 (well formed) or a silent close: "silent-close if nothing can be said, otherwise 408" (case 13). */
-function assertTimedOut(o: Outcome, fromMs: number, toMs: number): void {
+function assertTimedOut(t: TestContext, o: Outcome, fromMs: number, toMs: number): void {
+  t.diagnostic(`${o.data.length > 0 ? o.data.toString('latin1').split('\r\n')[0] : 'silent close'} (${o.ending}) after ${o.endMs}ms`);
   assert.ok(o.ending === 'fin' || o.ending === 'rst', `expected the worker to end the connection; ${show(o)}`);
   if (o.data.length > 0) assert.equal(parseResponse(o.data).status, 408, show(o));
   assert.ok(o.endMs >= fromMs && o.endMs <= toMs, `ended after ${o.endMs}ms, expected ${fromMs}-${toMs}ms; ${show(o)}`);
@@ -170,7 +171,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       assert.deepEqual(errorLines(s.l.logs()).slice(errorsBefore), []);
     });
 
-    test('case 13: slowloris (1 byte / 300 ms) and an idle socket are cut at the total header deadline', async () => {
+    test('case 13: slowloris (1 byte / 300 ms) and an idle socket are cut at the total header deadline', async (t) => {
       const deadline = HEADER_TIMEOUT_S * 1000;
       const req = request('GET', '/slow');
       const trickle: Step = { trickle: req, chunkBytes: 1, everyMs: 300 };
@@ -179,21 +180,21 @@ for (const kind of ['tcp', 'unix'] as const) {
         exchange(s.target, [], { timeoutMs: deadline + 4000 }),
       ]);
       // total, not per byte: the trickle keeps sending every 300 ms and must still be cut near the deadline
-      assertTimedOut(slow, deadline - 300, deadline + 1500);
-      assertTimedOut(idle, deadline - 300, deadline + 1500);
+      assertTimedOut(t, slow, deadline - 300, deadline + 1500);
+      assertTimedOut(t, idle, deadline - 300, deadline + 1500);
     });
 
-    test('case 13: a body that stalls is cut by the body idle timeout', async () => {
+    test('case 13: a body that stalls is cut by the body idle timeout', async (t) => {
       const req = request('POST', '/stall', [], '0123456789');
       const o = await exchange(s.target, [req.subarray(0, req.length - 7)], { timeoutMs: BODY_TIMEOUT_S * 1000 + 4000 });
-      assertTimedOut(o, BODY_TIMEOUT_S * 1000 - 300, BODY_TIMEOUT_S * 1000 + 1500);
+      assertTimedOut(t, o, BODY_TIMEOUT_S * 1000 - 300, BODY_TIMEOUT_S * 1000 + 1500);
     });
 
-    test('case 14: a large block announced within the limit but trickled is cut by the header deadline', async () => {
+    test('case 14: a large block announced within the limit but trickled is cut by the header deadline', async (t) => {
       const big = request('GET', '/trickled', [['HTTP_X_BIG', 'b'.repeat(60_000)]]);
       assert.ok(big.length < 64 * 1024);
       const o = await exchange(s.target, [{ trickle: big, chunkBytes: 200, everyMs: 20 }], { timeoutMs: HEADER_TIMEOUT_S * 1000 + 4000 });
-      assertTimedOut(o, HEADER_TIMEOUT_S * 1000 - 300, HEADER_TIMEOUT_S * 1000 + 1500);
+      assertTimedOut(t, o, HEADER_TIMEOUT_S * 1000 - 300, HEADER_TIMEOUT_S * 1000 + 1500);
       assert.ok(o.sentBytes < big.length, `the whole block was sent (${o.sentBytes} bytes) before the cut`);
     });
 

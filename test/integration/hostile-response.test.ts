@@ -26,6 +26,21 @@ function answered(o: Outcome): CgiResponse {
   return parseResponse(o.data);
 }
 
+/**
+ * An aborted response (case 33): RST over TCP. A unix socket has no RST (Node's resetAndDestroy() is TCP-only), so
+ * there the close itself is all a worker can do; the Content-Length, when there is one, makes the truncation visible.
+ */
+function assertAborted(kind: 'tcp' | 'unix', o: Outcome): void {
+  if (kind === 'tcp') {
+    assert.equal(o.ending, 'rst', `expected an RST: ${show(o)}`);
+    return;
+  }
+  assert.ok(o.ending === 'rst' || o.ending === 'fin', show(o));
+  const res = parseResponse(o.data);
+  const cl = headerValues(res, 'content-length');
+  if (cl.length > 0) assert.ok(res.body.length < Number(cl[0]), `a complete-looking response: ${show(o)}`);
+}
+
 async function get(target: Target, path: string, method = 'GET'): Promise<Outcome> {
   return exchange(target, [request(method, path)], { timeoutMs: 4000 });
 }
@@ -95,7 +110,7 @@ for (const kind of ['tcp', 'unix'] as const) {
 
     test('cases 31/33: an app writing less than it declared is aborted with RST (truncation visible)', async () => {
       const o = await get(s.target, '/cl-under');
-      assert.equal(o.ending, 'rst', show(o));
+      assertAborted(kind, o);
       assert.ok(o.data.toString('latin1').startsWith('Status: 200 '), show(o));
     });
 
@@ -113,7 +128,7 @@ for (const kind of ['tcp', 'unix'] as const) {
     test('case 33: a failure after the head was sent aborts with RST, with or without Content-Length', async () => {
       for (const path of ['/fail-after-head', '/fail-after-head-nocl']) {
         const o = await get(s.target, path);
-        assert.equal(o.ending, 'rst', `${path}: ${show(o)}`);
+        assertAborted(kind, o);
         const text = o.data.toString('latin1');
         assert.ok(text.startsWith('Status: 200 '), `${path}: ${show(o)}`);
         assert.ok(text.endsWith('0123456789'), `${path}: ${show(o)}`);

@@ -58,7 +58,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       assert.ok(!seen.has(victim), `the killed pid ${victim} answered`);
     });
 
-    test('kill -9 every worker at once under load: no connection refused, the replacements serve', async () => {
+    test('kill -9 every worker at once under load: no connection refused, the replacements serve', async (t) => {
       const clients = 8;
       const runMs = 3000;
       // the first test's victim is gone; its replacement and the survivor are the two live workers
@@ -88,6 +88,7 @@ for (const kind of ['tcp', 'unix'] as const) {
         for (const pid of live) process.kill(pid, 'SIGKILL');
       })();
       await Promise.all([killer, ...Array.from({ length: clients }, client)]);
+      t.diagnostic(`ok=${tally.ok} refused=${tally.refused} failed=${tally.failed} servedByReplacements=${tally.okAfterKillByNewPid}`);
       assert.equal(tally.refused, 0, `connections refused while the workers restarted: ${JSON.stringify(tally)}`);
       // Only a request in flight on a killed worker may fail: at most one per client.
       assert.ok(tally.failed <= clients, `${tally.failed} requests failed (at most ${clients} were in flight): ${tally.failures.join('\n')}`);

@@ -104,7 +104,10 @@ describe('starting', { timeout: 60_000 }, () => {
   test('a live unix socket is an error, and its file is left in place', async () => {
     const dir = await tempDir();
     const path = join(dir, 'live.sock');
-    const owner = createServer((c) => c.end('owner'));
+    const owner = createServer((c) => {
+      c.on('error', () => {}); // the supervisor's probe may connect and reset
+      c.end('owner');
+    });
     await listenOn(owner, path);
     cleanups.push(() => new Promise<void>((r) => owner.close(() => r())));
     const l = launch(['start', join(APPS, 'life-echo.cjs'), '-w', '1', '-l', `unix:${path}`]);
