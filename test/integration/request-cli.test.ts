@@ -152,7 +152,8 @@ async function tcpFake(t: { after(fn: () => Promise<void>): void }, behaviour: B
 
 test('GET: exact request bytes (nginx order, HTTP_* mapping, repeated headers kept), body on stdout, exit 0', async (t) => {
   const { fake, port } = await tcpFake(t, { answer: OK });
-  const r = await runCli(['request', '/hello/w%C3%B6rld?x=1&y=%20', '-l', `127.0.0.1:${port}`, '-H', 'X-Foo: a', '-H', 'x-foo:b', '-H', 'Accept: text/plain']);
+  // The path after repeated -H: each -H takes exactly one value.
+  const r = await runCli(['request', '-l', `127.0.0.1:${port}`, '-H', 'X-Foo: a', '-H', 'x-foo:b', '-H', 'Accept: text/plain', '/hello/w%C3%B6rld?x=1&y=%20']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.toString('latin1'), 'hello from the fake\n');
   assert.equal(fake.seen.length, 1);

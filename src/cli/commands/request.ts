@@ -14,7 +14,7 @@ interface RequestArgs {
   path?: string;
   listen: string;
   method?: string;
-  header?: string[];
+  header?: string | string[];
   data?: string;
   include?: boolean;
   timeout: number;
@@ -34,7 +34,8 @@ export const command: CommandModule<object, RequestArgs> = {
         describe: 'Where the supervisor listens: HOST:PORT, [IPv6]:PORT or unix:PATH',
       })
       .option('method', { alias: 'X', type: 'string', describe: 'Request method (default GET, or POST with --data)' })
-      .option('header', { alias: 'H', type: 'string', array: true, describe: "A request header 'Name: value' (repeatable)" })
+      // nargs 1, not array: an array option would swallow a path written after it (`-H 'A: b' /path`).
+      .option('header', { alias: 'H', type: 'string', nargs: 1, describe: "A request header 'Name: value' (repeatable)" })
       .option('data', { alias: 'd', type: 'string', describe: 'Request body, sent as is; @file reads a file, @- reads stdin' })
       .option('include', { alias: 'i', type: 'boolean', default: false, describe: 'Print the status line and headers before the body' })
       .option('timeout', { type: 'number', default: 10, describe: 'Seconds to wait for the whole response' })
@@ -88,7 +89,7 @@ async function prepare(argv: ArgumentsCamelCase<RequestArgs>) {
     method,
     // A bare `health` means `/health`; absolute-form URLs and `*` go as given (front ends may send those too).
     path: path.startsWith('/') || path === '*' || /^[a-z][a-z0-9+.-]*:\/\//i.test(path) ? path : '/' + path,
-    headers: (argv.header ?? []).map(parseHeader),
+    headers: ([] as string[]).concat(argv.header ?? []).map(parseHeader),
     body,
     timeoutMs: Math.round(timeout * 1000),
   };
