@@ -308,22 +308,25 @@ export class Master {
   }
 
   private reconcile(): void {
-    if (this.phase === 'idle' || this.phase === 'stopped') return;
-    const now = this.clock.now();
-    const { actions, wakeAt } = decide({
-      now,
-      phase: this.phase,
-      target: this.target,
-      generation: this.generation,
-      reload: this.reloading,
-      reloadSurge: this.config.reloadSurge,
-      workers: [...this.workers.values()],
-      slots: this.slots,
-      bootTimeoutMs: this.config.bootTimeoutMs,
-      gracefulTimeoutMs: this.config.gracefulTimeoutMs,
-    });
-    for (const action of actions) this.guard(() => this.apply(action));
-    if (wakeAt !== null) this.schedule(wakeAt);
+    // Decide again after acting: a spawn or drain starts a deadline that the next wake-up must cover.
+    for (let round = 0; round < 4; round++) {
+      if (this.phase === 'idle' || this.phase === 'stopped') return;
+      const { actions, wakeAt } = decide({
+        now: this.clock.now(),
+        phase: this.phase,
+        target: this.target,
+        generation: this.generation,
+        reload: this.reloading,
+        reloadSurge: this.config.reloadSurge,
+        workers: [...this.workers.values()],
+        slots: this.slots,
+        bootTimeoutMs: this.config.bootTimeoutMs,
+        gracefulTimeoutMs: this.config.gracefulTimeoutMs,
+      });
+      for (const action of actions) this.guard(() => this.apply(action));
+      if (wakeAt !== null) this.schedule(wakeAt);
+      if (!actions.some((a) => a.type === 'spawn' || a.type === 'drain' || a.type === 'kill')) return;
+    }
   }
 
   private apply(action: PoolAction): void {
@@ -448,8 +451,12 @@ export class Master {
     for (const h of this.workers.values()) {
       if (h.generation === r.generation) this.apply({ type: 'drain', pid: h.pid, reason: 'reload' });
     }
-    this.log.error(`reload failed: ${err.message}; generation ${this.generation} keeps serving`);
-    r.reply?.reject(err);
+    const failed = new ControlError('ERR_RELOAD_FAILED', `generation ${r.generation} did not start: ${err.message}`, {
+      hint: `generation ${this.generation} keeps serving; fix the app, then reload again`,
+      cause: err,
+    });
+    this.log.error(`reload failed: ${failed.message}; generation ${this.generation} keeps serving`);
+    r.reply?.reject(failed);
   }
 
   private beginStop(reply: Deferred<void> | undefined): void {

@@ -78,16 +78,18 @@ export function decide(v: PoolView): Decision {
     } else wake(deadline);
   }
 
-  const live = v.workers.filter((w) => (w.state === 'starting' || w.state === 'ready') && !killed.has(w.pid));
+  // A worker being killed still holds its slot until its exit is reaped (no second worker in the slot meanwhile).
+  const live = v.workers.filter((w) => w.state === 'starting' || w.state === 'ready');
+  const dying = (w: PoolWorker) => w.killedFor !== null || killed.has(w.pid);
 
   if (v.phase === 'stopping') {
-    for (const w of live) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+    for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
     if (v.workers.length === 0) actions.push({ type: 'stopped' });
     return { actions, wakeAt };
   }
 
   // Scale down one worker at a time: the highest slot first, the next once it has gone.
-  const excess = live.filter((w) => w.id > v.target);
+  const excess = live.filter((w) => w.id > v.target && !dying(w));
   if (excess.length > 0 && !v.workers.some((w) => w.id > v.target && w.state === 'draining')) {
     const victim = excess.reduce((a, b) => (b.id > a.id ? b : a));
     actions.push({ type: 'drain', pid: victim.pid, reason: 'stopped' });

@@ -1,0 +1,293 @@
+// The Master driven through its queue with fakes of our interfaces (FakeClock, FakeSpawner, FakeLog, FakeListener):
+// worker messages/exits and commands in; spawns, drain messages, signals, log lines and promises out. No processes.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Master } from '../../../src/master/master.js';
+import { SupervisorError } from '../../../src/errors.js';
+import { EXIT_APP_LOAD_FAILED, EXIT_OK } from '../../../src/worker/exit-codes.js';
+import type { Config } from '../../../src/config/config.js';
+import { FakeClock, FakeListener, FakeLog, FakeSpawner, testConfig } from './fakes.js';
+
+function setup(overrides: Partial<Config> = {}) {
+  const clock = new FakeClock();
+  const spawner = new FakeSpawner();
+  const log = new FakeLog();
+  const listener = new FakeListener();
+  const master = new Master({
+    config: testConfig(overrides),
+    listener,
+    spawnWorker: spawner.spawn,
+    log,
+    clock,
+    sampleUsage: async (pids) => new Map(pids.map((pid) => [pid, { cpu: 1.5, memory: 1024 }])),
+    version: '9.9.9',
+  });
+  const tick = (ms = 0) => clock.advance(ms);
+  return { clock, spawner, log, listener, master, tick };
+}
+
+/** Settles promise callbacks queued by the master (they run as microtasks). */
+const flush = () => new Promise((r) => setImmediate(r));
+
+async function started(overrides: Partial<Config> = {}) {
+  const s = setup(overrides);
+  const ready = s.master.start();
+  s.tick();
+  for (const w of s.spawner.alive) w.ready();
+  s.tick();
+  await ready;
+  return s;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return err instanceof SupervisorError ? err.code : undefined;
+}
+
+test('start spawns N workers with the options and the listen fd, and logs the ready line once all are ready', async () => {
+  const { spawner, log, master, tick } = setup({ workers: 3 });
+  let ready = false;
+  void master.start().then(() => (ready = true));
+  tick();
+  assert.deepEqual(spawner.all.map((w) => [w.options.workerId, w.options.generation]), [[1, 1], [2, 1], [3, 1]]);
+  assert.equal(spawner.all[0]!.options.app, '/srv/app.js');
+  spawner.all[0]!.ready();
+  spawner.all[1]!.ready();
+  tick();
+  await flush();
+  assert.equal(ready, false);
+  assert.ok(log.has('worker 1 (pid 100) ready'));
+  spawner.all[2]!.ready();
+  tick();
+  await flush();
+  assert.equal(ready, true);
+  assert.equal(log.lines.filter((l) => l.includes('ready: 3 workers on 127.0.0.1:4000')).length, 1);
+});
+
+test('a killed worker is respawned at once; a crash loop backs off without blocking the loop', async () => {
+  const { spawner, log, master, tick } = await started();
+  const [w1] = spawner.alive;
+  w1!.exit(null, 'SIGKILL');
+  tick();
+  assert.ok(log.has('worker 1 (pid 100) exited on SIGKILL; respawning'), log.lines.join('\n'));
+  const second = spawner.alive.find((w) => w.options.workerId === 1)!;
+  assert.equal(second.pid, 102);
+  second.ready();
+  tick(50);
+  second.exit(1);
+  tick();
+  assert.ok(log.has('worker 1 (pid 102) exited with code 1; respawning in 100ms'), log.lines.join('\n'));
+  assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 0);
+  const stats = await master.stats();
+  const backoff = stats.workers.find((r) => r.id === 1)!;
+  assert.deepEqual([backoff.state, backoff.pid, backoff.restarts], ['backoff', null, 2]);
+  assert.deepEqual(backoff.lastExit, { code: 1, signal: null, reason: 'crash' });
+  tick(99);
+  assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 0);
+  tick(1);
+  assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 1);
+});
+
+test('an app that fails to load at start stops the master with its error: no crash loop, exit code 1', async () => {
+  const { spawner, log, listener, master, tick } = setup({ workers: 2 });
+  const start = master.start();
+  tick();
+  const [w1, w2] = spawner.all;
+  w1!.emit({ type: 'load-failed', error: { code: 'ERR_APP_LOAD_FAILED', message: 'boom', stack: 'Error: boom\n    at /srv/app.js:3:9' } });
+  w1!.exit(EXIT_APP_LOAD_FAILED);
+  tick();
+  await assert.rejects(start, (err: unknown) => {
+    assert.equal(codeOf(err), 'ERR_APP_LOAD_FAILED');
+    assert.match((err as Error).message, /\/srv\/app\.js failed to load: boom \(at \/srv\/app\.js:3:9\)/);
+    return true;
+  });
+  assert.deepEqual(w2!.signals, ['SIGTERM']); // still loading: cannot drain, so TERM
+  assert.equal(spawner.all.length, 2); // nothing respawned
+  w2!.exit(null, 'SIGTERM');
+  tick();
+  assert.equal(await master.done, 1);
+  assert.equal(listener.closed, 1);
+  assert.ok(log.has('stopped'));
+});
+
+test('a worker not ready within the boot timeout at start is killed and halts the master', async () => {
+  const { spawner, master, tick } = setup({ workers: 1, bootTimeoutMs: 3000 });
+  const start = master.start();
+  tick();
+  tick(3000);
+  assert.deepEqual(spawner.all[0]!.signals, ['SIGKILL']);
+  spawner.all[0]!.exit(null, 'SIGKILL');
+  tick();
+  await assert.rejects(start, (err: unknown) => codeOf(err) === 'ERR_APP_BOOT_TIMEOUT');
+  assert.equal(await master.done, 1);
+});
+
+test('stop drains every worker, kills what is left after the graceful timeout, closes the listener, exits 0', async () => {
+  const { spawner, log, listener, master, tick } = await started({ gracefulTimeoutMs: 5000 });
+  const [w1, w2] = spawner.alive;
+  const stopping = master.stop();
+  tick();
+  await stopping;
+  assert.ok(log.has('stopping: draining 2 workers (graceful timeout 5s)'));
+  assert.deepEqual([w1!.sent, w2!.sent], [[{ type: 'drain' }], [{ type: 'drain' }]]);
+  w1!.exit(EXIT_OK);
+  tick(5000 + 1999);
+  assert.deepEqual(w2!.signals, []);
+  tick(1);
+  assert.deepEqual(w2!.signals, ['SIGKILL']);
+  assert.equal(listener.closed, 0);
+  w2!.exit(null, 'SIGKILL');
+  tick();
+  assert.equal(await master.done, 0);
+  assert.equal(listener.closed, 1);
+  assert.equal(log.lines[log.lines.length - 1], 'INFO stopped');
+  assert.equal(spawner.all.length, 2); // nobody respawned during the stop
+});
+
+test('a second stop kills the workers at once', async () => {
+  const { spawner, log, master, tick } = await started();
+  master.enqueue({ type: 'stop' });
+  tick();
+  master.enqueue({ type: 'stop' });
+  tick();
+  assert.ok(log.has('second stop request: killing 2 workers now'));
+  for (const w of spawner.alive) assert.deepEqual(w.signals, ['SIGKILL']);
+});
+
+test('reload, surge 1: new generation slot by slot, old workers drained after their replacement is ready', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  const [old1, old2] = spawner.alive;
+  const reload = master.reload();
+  tick();
+  const canary = spawner.ofGeneration(2);
+  assert.deepEqual(canary.map((w) => w.options.workerId), [1]);
+  assert.deepEqual([old1!.sent, old2!.sent], [[], []]);
+  canary[0]!.ready();
+  tick();
+  assert.deepEqual(old1!.sent, [{ type: 'drain' }]);
+  assert.deepEqual(old2!.sent, []);
+  assert.deepEqual(spawner.ofGeneration(2).map((w) => w.options.workerId), [1, 2]);
+  old1!.exit(EXIT_OK);
+  spawner.ofGeneration(2)[1]!.ready();
+  tick();
+  assert.deepEqual(old2!.sent, [{ type: 'drain' }]);
+  // Refused, never interleaved.
+  const second = master.reload();
+  tick();
+  await assert.rejects(second, (err: unknown) => codeOf(err) === 'ERR_RELOAD_IN_PROGRESS');
+  old2!.exit(EXIT_OK);
+  tick();
+  const result = await reload;
+  assert.equal(result.generation, 2);
+  assert.equal(result.workers, 2);
+  const stats = await master.stats();
+  assert.equal(stats.master.generation, 2);
+  assert.deepEqual(stats.workers.map((r) => [r.id, r.generation, r.state]), [[1, 2, 'ready'], [2, 2, 'ready']]);
+  assert.deepEqual(stats.workers[0]!.lastExit, { code: 0, signal: null, reason: 'reload' });
+});
+
+test('reload canary that fails to load: reload rejected with the app error, the old generation untouched', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  const olds = spawner.alive;
+  const reload = master.reload();
+  tick();
+  const [canary] = spawner.ofGeneration(2);
+  canary!.emit({ type: 'load-failed', error: { code: 'ERR_APP_LOAD_FAILED', message: 'SyntaxError: Unexpected token' } });
+  canary!.exit(EXIT_APP_LOAD_FAILED);
+  tick();
+  await assert.rejects(reload, (err: unknown) => {
+    assert.equal(codeOf(err), 'ERR_RELOAD_FAILED');
+    assert.match((err as Error).message, /Unexpected token/);
+    return true;
+  });
+  for (const w of olds) assert.deepEqual([w.sent, w.signals], [[], []]);
+  assert.equal(spawner.ofGeneration(2).length, 0);
+  tick(10_000);
+  assert.equal(spawner.all.length, 3); // no retry of the bad generation
+  const stats = await master.stats();
+  assert.equal(stats.master.generation, 1);
+  assert.deepEqual(stats.workers.map((r) => [r.generation, r.state]), [[1, 'ready'], [1, 'ready']]);
+  // The next reload is allowed and uses a fresh generation number.
+  void master.reload().catch(() => undefined);
+  tick();
+  assert.deepEqual(spawner.alive.map((w) => w.options.generation), [1, 1, 3]);
+});
+
+test('reload canary that crashes or never becomes ready fails the reload', async () => {
+  for (const how of ['crash', 'boot-timeout'] as const) {
+    const { spawner, master, tick } = await started({ workers: 2, bootTimeoutMs: 3000 });
+    const reload = master.reload();
+    tick();
+    const [canary] = spawner.ofGeneration(2);
+    if (how === 'crash') canary!.exit(null, 'SIGSEGV');
+    else {
+      tick(3000);
+      assert.deepEqual(canary!.signals, ['SIGKILL']);
+      canary!.exit(null, 'SIGKILL');
+    }
+    tick();
+    await assert.rejects(reload, (err: unknown) => codeOf(err) === 'ERR_RELOAD_FAILED', how);
+    for (const w of spawner.ofGeneration(1)) assert.deepEqual(w.sent, [], how);
+  }
+});
+
+test('scale up and down, one worker at a time; TTIN/TTOU; bad counts refused', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  const up = master.scale(4);
+  tick();
+  assert.deepEqual(spawner.alive.map((w) => w.options.workerId), [1, 2, 3]);
+  spawner.alive[2]!.ready();
+  tick();
+  assert.deepEqual(spawner.alive.map((w) => w.options.workerId), [1, 2, 3, 4]);
+  spawner.alive[3]!.ready();
+  tick();
+  assert.deepEqual(await up, { from: 2, to: 4 });
+
+  const down = master.scale(2);
+  tick();
+  const four = spawner.alive.find((w) => w.options.workerId === 4)!;
+  const three = spawner.alive.find((w) => w.options.workerId === 3)!;
+  assert.deepEqual([three.sent, four.sent], [[], [{ type: 'drain' }]]);
+  four.exit(EXIT_OK);
+  tick();
+  assert.deepEqual(three.sent, [{ type: 'drain' }]);
+  three.exit(EXIT_OK);
+  tick();
+  assert.deepEqual(await down, { from: 4, to: 2 });
+
+  master.enqueue({ type: 'ttin' });
+  tick();
+  assert.equal(spawner.alive.length, 3);
+  const zero = master.scale(0);
+  tick();
+  await assert.rejects(zero, (err: unknown) => codeOf(err) === 'ERR_CONTROL_BAD_ARGS');
+});
+
+test('stats: counters from the workers, cpu/memory sampled, the master line', async () => {
+  const { spawner, master, tick, clock } = await started({ workers: 2 });
+  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1 });
+  tick(2500);
+  const s = await master.stats();
+  assert.deepEqual(
+    { ...s.master, pid: 0 },
+    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2 },
+  );
+  assert.deepEqual(s.workers[0], {
+    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
+  });
+  assert.equal(clock.now() > 0, true);
+});
+
+test('messages and exits from unknown pids are logged and ignored; a spawn failure backs the slot off', async () => {
+  const { spawner, log, master, tick } = await started({ workers: 2 });
+  master.enqueue({ type: 'worker-message', pid: 4242, message: { type: 'ready' } });
+  master.enqueue({ type: 'worker-exit', pid: 4243, code: 0, signal: null });
+  tick();
+  assert.ok(log.has('message ready from unknown pid 4242; ignored'));
+  spawner.failNext = true;
+  spawner.alive[0]!.exit(null, 'SIGKILL');
+  tick();
+  assert.ok(log.has('worker 1: could not start a process; retrying'));
+  tick(60_000);
+  assert.equal(spawner.alive.length, 2);
+});

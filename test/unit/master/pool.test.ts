@@ -1,0 +1,211 @@
+// pool.ts decisions: a view of the pool in, actions out. Pure: no processes, no clock but the numbers given.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backoffDelay, classifyExit, decide, DRAIN_KILL_GRACE_MS, type ExitInput, type PoolView, type PoolWorker } from '../../../src/master/pool.js';
+import { EXIT_APP_LOAD_FAILED } from '../../../src/worker/exit-codes.js';
+
+let nextPid = 1000;
+function w(id: number, state: PoolWorker['state'], generation = 1, since = 0): PoolWorker {
+  return { id, pid: nextPid++, generation, state, since, killedFor: null };
+}
+
+function view(over: Partial<PoolView> = {}): PoolView {
+  return {
+    now: 1000,
+    phase: 'running',
+    target: 2,
+    generation: 1,
+    reload: null,
+    reloadSurge: 1,
+    workers: [],
+    slots: new Map([
+      [1, { backoffUntil: null }],
+      [2, { backoffUntil: null }],
+    ]),
+    bootTimeoutMs: 30_000,
+    gracefulTimeoutMs: 10_000,
+    ...over,
+  };
+}
+
+const types = (v: PoolView) => decide(v).actions.map((a) => a.type);
+const spawns = (v: PoolView) => decide(v).actions.filter((a) => a.type === 'spawn');
+const drains = (v: PoolView) => decide(v).actions.filter((a) => a.type === 'drain');
+
+test('initial start spawns every slot at once, then reports all-ready once all are ready', () => {
+  const empty = view({ phase: 'starting', target: 3, slots: new Map() });
+  assert.deepEqual(spawns(empty), [1, 2, 3].map((id) => ({ type: 'spawn', id, generation: 1 })));
+  const partly = view({ phase: 'starting', target: 2, workers: [w(1, 'ready'), w(2, 'starting')] });
+  assert.deepEqual(types(partly), []);
+  assert.deepEqual(types(view({ phase: 'starting', workers: [w(1, 'ready'), w(2, 'ready')] })), ['all-ready']);
+});
+
+test('a slot with no worker is respawned at once, or when its backoff ends (with a wake-up at that time)', () => {
+  assert.deepEqual(spawns(view({ workers: [w(1, 'ready')] })), [{ type: 'spawn', id: 2, generation: 1 }]);
+  const backoff = view({ workers: [w(1, 'ready')], slots: new Map([[1, { backoffUntil: null }], [2, { backoffUntil: 1400 }]]) });
+  assert.deepEqual(spawns(backoff), []);
+  assert.equal(decide(backoff).wakeAt, 1400);
+  assert.deepEqual(spawns({ ...backoff, now: 1400 }), [{ type: 'spawn', id: 2, generation: 1 }]);
+});
+
+test('a worker not ready within the boot timeout is killed; a draining one after graceful timeout + grace', () => {
+  const starting = w(1, 'starting', 1, 0);
+  assert.deepEqual(decide(view({ now: 29_999, workers: [starting, w(2, 'ready')] })).actions, []);
+  assert.equal(decide(view({ now: 29_999, workers: [starting, w(2, 'ready')] })).wakeAt, 30_000);
+  assert.deepEqual(decide(view({ now: 30_000, workers: [starting, w(2, 'ready')] })).actions, [
+    { type: 'kill', pid: starting.pid, cause: 'boot-timeout' },
+  ]);
+  const draining = w(3, 'draining', 1, 0);
+  const at = 10_000 + DRAIN_KILL_GRACE_MS;
+  assert.deepEqual(decide(view({ now: at - 1, workers: [w(1, 'ready'), w(2, 'ready'), draining] })).actions, []);
+  assert.deepEqual(decide(view({ now: at, workers: [w(1, 'ready'), w(2, 'ready'), draining] })).actions, [
+    { type: 'kill', pid: draining.pid, cause: 'drain-timeout' },
+  ]);
+  // Never twice: the kill is already under way.
+  assert.deepEqual(decide(view({ now: at + 5000, workers: [w(1, 'ready'), w(2, 'ready'), { ...draining, killedFor: 'drain-timeout' }] })).actions, []);
+});
+
+const policy = { minMs: 100, maxMs: 1000, stableMs: 10_000 };
+function exitInput(over: Omit<Partial<ExitInput>, 'worker'> & { worker?: Partial<ExitInput['worker']> } = {}): ExitInput {
+  const { worker, ...rest } = over;
+  return {
+    now: 5000,
+    phase: 'running',
+    target: 2,
+    reload: null,
+    worker: { id: 1, generation: 1, state: 'ready', startedAt: 4000, drainReason: null, killedFor: null, ...worker },
+    code: null,
+    signal: 'SIGKILL',
+    failures: 0,
+    backoff: policy,
+    ...rest,
+  };
+}
+
+test('a crash respawns at once the first time, then backs off doubling up to the maximum', () => {
+  assert.deepEqual(classifyExit(exitInput()), { kind: 'crash', respawn: true, failures: 1, delayMs: 0 });
+  assert.deepEqual(classifyExit(exitInput({ failures: 1 })), { kind: 'crash', respawn: true, failures: 2, delayMs: 100 });
+  assert.deepEqual(classifyExit(exitInput({ failures: 2 })), { kind: 'crash', respawn: true, failures: 3, delayMs: 200 });
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8].map((f) => backoffDelay(f, policy)),
+    [0, 100, 200, 400, 800, 1000, 1000, 1000],
+  );
+});
+
+test('the backoff resets once a worker stayed up a while', () => {
+  const longLived = exitInput({ failures: 6, now: 20_000, worker: { startedAt: 10_000 } });
+  assert.deepEqual(classifyExit(longLived), { kind: 'crash', respawn: true, failures: 1, delayMs: 0 });
+});
+
+test('a crash in a slot above the target (being scaled down) is not respawned', () => {
+  assert.equal((classifyExit(exitInput({ worker: { id: 3 } })) as { respawn: boolean }).respawn, false);
+});
+
+test('a drained or stopped worker exiting is planned, not a crash', () => {
+  assert.deepEqual(classifyExit(exitInput({ code: 0, signal: null, worker: { state: 'draining', drainReason: 'reload' } })), {
+    kind: 'planned',
+    reason: 'reload',
+  });
+  assert.deepEqual(classifyExit(exitInput({ phase: 'stopping', worker: { state: 'starting' } })), { kind: 'planned', reason: 'stopped' });
+});
+
+test('a load failure, crash or boot timeout during the initial start halts the master (no crash loop)', () => {
+  const starting = { state: 'starting' as const };
+  assert.deepEqual(classifyExit(exitInput({ phase: 'starting', code: EXIT_APP_LOAD_FAILED, signal: null, worker: starting })), {
+    kind: 'halt',
+    cause: 'load-failed',
+  });
+  assert.deepEqual(classifyExit(exitInput({ phase: 'starting', worker: starting })), { kind: 'halt', cause: 'crashed' });
+  assert.deepEqual(classifyExit(exitInput({ phase: 'starting', worker: { ...starting, killedFor: 'boot-timeout' } })), {
+    kind: 'halt',
+    cause: 'boot-timeout',
+  });
+  // A worker that had been ready and then crashed while others still start is an ordinary crash.
+  assert.equal(classifyExit(exitInput({ phase: 'starting' })).kind, 'crash');
+});
+
+test('stop drains every live worker, kills stragglers after the deadline, and reports stopped when none is left', () => {
+  const a = w(1, 'ready');
+  const b = w(2, 'starting', 1, 900);
+  assert.deepEqual(decide(view({ phase: 'stopping', workers: [a, b] })).actions, [
+    { type: 'drain', pid: a.pid, reason: 'stopped' },
+    { type: 'drain', pid: b.pid, reason: 'stopped' },
+  ]);
+  const late = w(1, 'draining', 1, 0);
+  assert.deepEqual(decide(view({ phase: 'stopping', now: 12_000, workers: [late] })).actions, [
+    { type: 'kill', pid: late.pid, cause: 'drain-timeout' },
+  ]);
+  assert.deepEqual(types(view({ phase: 'stopping', workers: [] })), ['stopped']);
+});
+
+test('scale up opens one new slot at a time; scale down drains the highest slot, one at a time', () => {
+  const up = view({ target: 4, workers: [w(1, 'ready'), w(2, 'ready')] });
+  assert.deepEqual(spawns(up), [{ type: 'spawn', id: 3, generation: 1 }]);
+  const slots3 = new Map([...up.slots, [3, { backoffUntil: null }]]);
+  assert.deepEqual(spawns({ ...up, slots: slots3, workers: [w(1, 'ready'), w(2, 'ready'), w(3, 'starting')] }), []);
+  assert.deepEqual(types({ ...up, slots: slots3, workers: [w(1, 'ready'), w(2, 'ready'), w(3, 'ready')] }), ['spawn']);
+
+  const four = [w(1, 'ready'), w(2, 'ready'), w(3, 'ready'), w(4, 'ready')];
+  assert.deepEqual(drains(view({ target: 2, workers: four })), [{ type: 'drain', pid: four[3]!.pid, reason: 'stopped' }]);
+  const fourDraining = [four[0]!, four[1]!, four[2]!, { ...four[3]!, state: 'draining' as const }];
+  assert.deepEqual(decide(view({ target: 2, workers: fourDraining })).actions, []);
+  assert.deepEqual(types(view({ target: 2, workers: [four[0]!, four[1]!] })), ['settled']);
+});
+
+test('reload, surge 1: canary first, then one slot at a time; old workers drain only after their replacement is ready', () => {
+  const old1 = w(1, 'ready', 1);
+  const old2 = w(2, 'ready', 1);
+  const r = { generation: 2, canaryPassed: false };
+  assert.deepEqual(decide(view({ reload: r, workers: [old1, old2] })).actions, [{ type: 'spawn', id: 1, generation: 2 }]);
+  // Canary loading: nothing else starts, nothing old is touched.
+  const canary = w(1, 'starting', 2);
+  assert.deepEqual(decide(view({ reload: r, workers: [old1, old2, canary] })).actions, []);
+  // Canary ready: drain slot 1's old worker and start slot 2's replacement.
+  const canaryReady = { ...canary, state: 'ready' as const };
+  const passed = { generation: 2, canaryPassed: true };
+  assert.deepEqual(decide(view({ reload: passed, workers: [old1, old2, canaryReady] })).actions, [
+    { type: 'drain', pid: old1.pid, reason: 'reload' },
+    { type: 'spawn', id: 2, generation: 2 },
+  ]);
+  // Everything new is ready but an old worker still drains: not complete yet.
+  const new2 = w(2, 'ready', 2);
+  const oldDraining = { ...old2, state: 'draining' as const };
+  assert.deepEqual(types(view({ reload: passed, workers: [canaryReady, new2, oldDraining] })), []);
+  assert.deepEqual(types(view({ reload: passed, workers: [canaryReady, new2] })), ['reload-complete']);
+});
+
+test('reload, surge 2: after the canary, two new workers start at once', () => {
+  const olds = [1, 2, 3, 4].map((id) => w(id, 'ready', 1));
+  const slots = new Map([1, 2, 3, 4].map((id) => [id, { backoffUntil: null }]));
+  const canary = w(1, 'ready', 2);
+  const v = view({ target: 4, slots, reloadSurge: 2, reload: { generation: 2, canaryPassed: true }, workers: [...olds, canary] });
+  assert.deepEqual(spawns(v), [
+    { type: 'spawn', id: 2, generation: 2 },
+    { type: 'spawn', id: 3, generation: 2 },
+  ]);
+  // Before the canary is ready, the surge does not apply.
+  const before = { ...v, reload: { generation: 2, canaryPassed: false }, workers: [...olds] };
+  assert.deepEqual(spawns(before), [{ type: 'spawn', id: 1, generation: 2 }]);
+});
+
+test('reload canary: a load failure, crash or boot timeout fails the reload', () => {
+  const reload = { generation: 2, canaryPassed: false };
+  const canary = { generation: 2, state: 'starting' as const };
+  assert.deepEqual(classifyExit(exitInput({ reload, code: EXIT_APP_LOAD_FAILED, signal: null, worker: canary })), {
+    kind: 'canary-failed',
+    cause: 'load-failed',
+  });
+  assert.deepEqual(classifyExit(exitInput({ reload, worker: canary })), { kind: 'canary-failed', cause: 'crashed' });
+  assert.deepEqual(classifyExit(exitInput({ reload, worker: { ...canary, killedFor: 'boot-timeout' } })), {
+    kind: 'canary-failed',
+    cause: 'boot-timeout',
+  });
+  // An old worker crashing during the reload is an ordinary crash.
+  assert.equal(classifyExit(exitInput({ reload })).kind, 'crash');
+  // The canary's boot deadline is enforced like any other.
+  const starting = w(1, 'starting', 2, 0);
+  assert.deepEqual(decide(view({ now: 30_000, reload, workers: [w(1, 'ready'), w(2, 'ready'), starting] })).actions, [
+    { type: 'kill', pid: starting.pid, cause: 'boot-timeout' },
+  ]);
+});
