@@ -141,8 +141,12 @@ function validate(values: Record<string, unknown>, layer: Layer): Partial<FileCo
   }
   const name = String(issue.path[0] ?? 'config');
   const option = OPTION_BY_NAME.get(name);
+  const given = values[name];
+  // `listen: [::1]:4000` unquoted is a YAML list; `name: {x}` a mapping: say so rather than "expected string".
+  const shape = Array.isArray(given) ? 'a list' : typeof given === 'object' && given !== null ? 'a mapping' : null;
+  const quote = shape ? `; YAML read the value as ${shape}: quote it, e.g. ${name}: "${option?.name === 'listen' ? '[::1]:4000' : '...'}"` : '';
   throw new ConfigError(name, `${layer.origin(name)}: ${name}: ${issue.message}${more}`, {
-    hint: option ? `${name} must be ${option.expect}` : undefined,
+    hint: option ? `${name} must be ${option.expect}${quote}` : 'see supervisor.example.yaml',
   });
 }
 

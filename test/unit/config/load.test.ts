@@ -229,6 +229,8 @@ test('schema errors name the key and its line', () => {
     ['app: app.js\nworkers:\n', 'workers', 2], // null
     ['app: 4\n', 'app', 1],
     ['app: app.js\nlisten: "localhost"\n', 'listen', 2],
+    ['app: app.js\nlisten: [::1]\n', 'listen', 2], // a YAML list, not a string
+    ['app: app.js\nsocket-group: {a: 1}\n', 'socket-group', 2],
     ['app: app.js\nrestart-backoff-min: 5\nrestart-backoff-max: 1\n', 'restart-backoff-max', 3],
   ];
   for (const [text, key, line] of cases) {
