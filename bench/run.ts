@@ -2,11 +2,11 @@
 // copy) flup, all behind ONE nginx with wrk, in interleaved rounds (each round runs every backend once, order
 // rotated) so drift hits all alike. Prints a Markdown table, writes bench/results/latest.{json,md} and
 // docs/benchmarks.svg. Options: --full, --rounds N, --duration S, --warmup S, --only a,b, --flup DIR,
-// --no-lifecycle, --docs (rewrite the results section of docs/benchmarks.md). See docs/benchmarks.md.
+// --no-lifecycle, --nice N, --docs (rewrite the results section of docs/benchmarks.md). See docs/benchmarks.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALL_BACKENDS, CLI, FULL_SHAPES, POST_BYTES, QUICK_SHAPES, ROOT, expectedBody, missingPackages, startBackend, type BackendName, type Shape } from './backends.js';
@@ -20,19 +20,28 @@ import { installCleanup, type ProcessGroup } from './process-group.js';
 import { renderLifecycle, renderTables, type Excluded, type Lifecycle } from './report.js';
 import { summarize } from './summary.js';
 
-const { values: opts } = parseArgs({
-  options: {
-    full: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '1' },
-    only: { type: 'string' },
-    flup: { type: 'string' },
-    'no-lifecycle': { type: 'boolean', default: false },
-    docs: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
+const OPTIONS = {
+  full: { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '3' },
+  duration: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '1' },
+  only: { type: 'string' },
+  flup: { type: 'string' },
+  'no-lifecycle': { type: 'boolean', default: false },
+  docs: { type: 'boolean', default: false },
+  nice: { type: 'string' },
+  help: { type: 'boolean', default: false },
+} as const;
+
+function parseOptions() {
+  try {
+    return parseArgs({ options: OPTIONS }).values;
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message.split('\n')[0]} (use --name=value for a negative value)\n`);
+    process.exit(2);
+  }
+}
+const opts = parseOptions();
 
 if (opts.help) {
   process.stdout.write(readFileSync(new URL(import.meta.url)).toString().split('\n').slice(0, 5).join('\n') + '\n');
@@ -91,6 +100,12 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<void> {
   installCleanup();
+  if (opts.nice !== undefined) {
+    // Everything the bench starts inherits this priority: on a shared machine it keeps other work from skewing one
+    // backend's run more than another's (it does not make the machine quieter). Negative values need root.
+    os.setPriority(Number(opts.nice));
+    notes.push(`ran at nice ${os.getPriority()} (--nice), inherited by nginx, wrk and every backend`);
+  }
   const tmp = mkdtempSync(join(tmpdir(), 'scgi-bench-'));
   // One backend port and one nginx port per backend name, fixed for the whole run (backends restart per shape on
   // the same port; SO_REUSEADDR makes that fine), plus a pair for the lifecycle measurements.
