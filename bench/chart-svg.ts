@@ -29,6 +29,7 @@ export function renderChart(summaries: Summary[], title: string): string {
     const max = Math.max(...rows.map((r) => r.rps), 1);
     out.push(`<text x="10" y="${y}" font-weight="bold">${esc(shape)}</text>`);
     y += 10;
+    const top = y;
     for (const r of rows) {
       const w = Math.max(1, Math.round((r.rps / max) * BAR_MAX));
       const ratio = r.ratioToBareShared === null ? '' : ` · ${r.ratioToBareShared.toFixed(2)}×`;
@@ -38,6 +39,12 @@ export function renderChart(summaries: Summary[], title: string): string {
         `<text x="${BAR_X + w + 6}" y="${y + 15}">${Math.round(r.rps).toLocaleString('en-US')} req/s${ratio}</text>`,
       );
       y += ROW;
+    }
+    const bare = rows.find((r) => r.backend === 'bare-shared');
+    if (bare) {
+      // The floor every backend is compared with: a dashed line at bare-shared's req/s.
+      const x = BAR_X + Math.round((bare.rps / max) * BAR_MAX);
+      out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${y + 2}" stroke="#1a202c" stroke-dasharray="3,3"/>`);
     }
     y += 22;
   }
