@@ -5,7 +5,8 @@
 
 import * as net from 'node:net';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { ListenError, isErrnoException } from '../errors.js';
@@ -89,6 +90,12 @@ async function openTcp(host: string, port: number, backlog: number): Promise<Lis
 
 async function openUnix(path: string, options: ListenerOptions): Promise<Listener> {
   const address = formatListenAddress({ kind: 'unix', path });
+  // libuv reports a missing directory as EACCES; say what it really is.
+  if (!existsSync(dirname(path))) {
+    throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `the directory ${dirname(path)} does not exist`, {
+      hint: 'create it first (e.g. RuntimeDirectory= under systemd), or pick another --listen path',
+    });
+  }
   await removeStaleSocket(path, address);
   const handle = createServerHandle(path, -1, -1, undefined, 0);
   if (typeof handle === 'number') throw errnoListenError(address, handle);
