@@ -1,6 +1,7 @@
 // Renders the summaries, exclusions and lifecycle figures as Markdown (stdout, bench/results/latest.md and the
 // results section of docs/benchmarks.md). Not the chart (chart-svg.ts).
 
+import os from 'node:os';
 import type { Summary } from './summary.js';
 
 export interface Excluded {
@@ -34,10 +35,23 @@ export function renderTables(summaries: Summary[], excluded: Excluded[]): string
           `${f(s.backendUsPerReq, 1)} / ${f(s.nginxUsPerReq, 1)} | ${f(s.cpuBackendS, 1)} / ${f(s.cpuNginxS, 1)} / ${f(s.cpuWrkS, 1)} / ${f(s.cpuOtherS, 1)} of ${s.durationS} s | ${f(s.rssTotalMiB, 1)} | ${f(s.rssWorkerMiB, 1)} × ${s.workers} |`,
       );
     }
+    parts.push('');
+    for (const s of rows) parts.push(`- ${s.backend}: ${cpuBound(s)}`);
     for (const e of excluded.filter((x) => x.shape === shape)) parts.push(`| ${e.backend} | excluded: ${e.reason.split('\n')[0]!.replace(/\|/g, '\\|')} | | | | | | | | | |`);
     parts.push('');
   }
   return parts.join('\n');
+}
+
+/** Who is CPU-bound in a run: each party's CPU as cores busy (CPU seconds / wall seconds), and the machine's total. */
+export function cpuBound(s: Summary, cores = os.availableParallelism()): string {
+  const c = (v: number) => (v / s.durationS).toFixed(2);
+  const total = (s.cpuBackendS + s.cpuNginxS + s.cpuWrkS + s.cpuOtherS) / s.durationS;
+  const verdict: string[] = [];
+  if (s.cpuNginxS / s.durationS >= 0.9) verdict.push('nginx (one worker) is saturated');
+  if (total >= 0.95 * cores) verdict.push(`the machine's ${cores} CPUs are saturated`);
+  if (s.cpuBackendS / s.durationS >= 0.9 * Math.min(s.workers || 1, cores)) verdict.push('the backend is CPU-bound');
+  return `cores busy: backend ${c(s.cpuBackendS)}, nginx ${c(s.cpuNginxS)}, wrk ${c(s.cpuWrkS)}, other ${c(s.cpuOtherS)}; machine ${total.toFixed(2)} of ${cores}${verdict.length ? ' → ' + verdict.join('; ') : ''}`;
 }
 
 export function renderLifecycle(l: Lifecycle): string {
