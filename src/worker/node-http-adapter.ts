@@ -47,6 +47,11 @@ const kOutHeaders: symbol | undefined = Object.getOwnPropertySymbols(new Outgoin
   (s) => s.description === 'kOutHeaders',
 );
 const protoSend = (OutgoingMessage.prototype as unknown as CgiResponse)._send;
+// Set by OutgoingMessage#write when it returned false; node:http's server relays the socket's 'drain' to the
+// response only then (socketOnDrain), and so do we.
+const kNeedDrain: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
+  (s) => s.description === 'kNeedDrain',
+);
 
 class NodeExchange implements Exchange {
   truncatedLogged = false;
@@ -132,6 +137,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     const exchange = new NodeExchange(host, handler, req, res);
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
+    socket.on('drain', onSocketDrain);
     res.assignSocket(socket);
     return exchange;
   };
@@ -263,6 +269,18 @@ function sendWithinLength(
   if (remaining === 0) return protoSend.call(this, '', 'latin1', callback, 0);
   const bytes = typeof data === 'string' ? Buffer.from(data, encoding || 'utf8') : data;
   return protoSend.call(this, bytes.subarray(0, remaining), null, callback, remaining);
+}
+
+function onSocketDrain(this: Socket & { _httpMessage?: CgiResponse | null }): void {
+  const res = this._httpMessage;
+  if (res === null || res === undefined || res.finished) return;
+  const flags = res as unknown as Record<symbol, boolean>;
+  if (kNeedDrain === undefined) {
+    res.emit('drain');
+  } else if (flags[kNeedDrain]) {
+    flags[kNeedDrain] = false;
+    res.emit('drain');
+  }
 }
 
 function onResFinish(this: CgiResponse): void {

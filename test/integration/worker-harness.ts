@@ -8,13 +8,15 @@
 // is exactly what the master relies on). TCP, not a Unix socket: closing a Node pipe server would unlink its path.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type ProtocolLimits, type ProtocolTimeouts } from '../../src/protocol/limits.js';
 import { WORKER_OPTIONS_ENV, type WorkerOptions, type WorkerToMaster } from '../../src/worker/messages.js';
 import { ROOT } from '../helpers/paths.js';
-import type { Target } from '../helpers/scgi-raw.js';
+import { encodeRequest, nginxLikeParams } from '../../src/protocol/request-encoder.js';
+import { exchange, parseResponse, show, type CgiResponse, type Outcome, type Target } from '../helpers/scgi-raw.js';
 
 export const WORKER_ENTRY = join(ROOT, 'dist', 'src', 'worker', 'main.js');
 
@@ -132,4 +134,73 @@ export async function startWorker(t: TestContext, app: string, options: StartOpt
   };
   if (options.ready !== false) await w.waitFor('ready');
   return w;
+}
+
+export interface CallOptions {
+  headers?: Array<[string, string]>;
+  body?: string | Buffer;
+  https?: boolean;
+  timeoutMs?: number;
+  /** Params appended after nginx's (e.g. odd ones a test needs). */
+  extraParams?: Array<[string, string]>;
+}
+
+export interface CallResult {
+  outcome: Outcome;
+  res: CgiResponse;
+}
+
+/** One request as nginx 1.22 would send it (REMOTE_ADDR 10.1.2.3:40000, Host example.test), read to the FIN. */
+export async function call(w: WorkerUnderTest, method: string, uri: string, options: CallOptions = {}): Promise<CallResult> {
+  const body = typeof options.body === 'string' ? Buffer.from(options.body) : (options.body ?? Buffer.alloc(0));
+  const headers: Array<[string, string]> = [['Host', 'example.test'], ...(options.headers ?? [])];
+  if (body.length > 0 && !headers.some(([n]) => n.toLowerCase() === 'content-length')) {
+    headers.push(['Content-Length', String(body.length)]);
+  }
+  const params = nginxLikeParams({
+    method,
+    uri,
+    headers,
+    remoteAddr: '10.1.2.3',
+    remotePort: 40000,
+    serverPort: 443,
+    scheme: options.https ? 'https' : 'http',
+  });
+  params.push(...(options.extraParams ?? []));
+  const outcome = await exchange(w.target, [encodeRequest(params, body)], { timeoutMs: options.timeoutMs ?? 10_000 });
+  let res: CgiResponse;
+  try {
+    res = parseResponse(outcome.data);
+  } catch (err) {
+    throw new Error(`${method} ${uri}: ${(err as Error).message}; ${show(outcome)}; worker log:\n${w.stderr()}`);
+  }
+  return { outcome, res };
+}
+
+/** The same deterministic bytes the fixture apps serve for /big: pattern(i) = i % 251. */
+export function pattern(size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  for (let i = 0; i < size; i++) buf[i] = i % 251;
+  return buf;
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Sends `bytes`, reads to the end, and tells whether the worker ended the connection with RST (not FIN).
+ * A Node client cannot always see an RST that arrives right behind the data: libuv reports the POLLHUP after a
+ * short read as EOF. The reset is still pending on the socket, though, so one byte written after that "EOF"
+ * fails at once with ECONNRESET/EPIPE, whereas after a real FIN the worker is still draining and takes it.
+ */
+export async function sendExpectingReset(w: WorkerUnderTest, bytes: Buffer): Promise<{ outcome: Outcome; reset: boolean }> {
+  const outcome = await exchange(w.target, [bytes, { waitMs: 50 }, 'x', { waitMs: 50 }, 'y'], { lingerMs: 400 });
+  const reset =
+    outcome.ending === 'rst' ||
+    outcome.errorAfterFin === 'ECONNRESET' ||
+    outcome.errorAfterFin === 'EPIPE' ||
+    outcome.errorAfterFin === 'rst' ||
+    outcome.errorAfterFin === 'error';
+  return { outcome, reset };
 }

@@ -1,0 +1,179 @@
+// The node:http surface the worker gives a raw (req, res) app (fixtures raw.cjs, throws-in-handler.cjs), over real
+// SCGI connections to the real worker entry: body backpressure, big and streamed responses, bodiless responses,
+// hop-by-hop stripping, header splitting, Content-Length enforcement, disconnects, app failures (SCGI.md §5 C, D).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { encodeRequest, nginxLikeParams } from '../../src/protocol/request-encoder.js';
+import { APPS } from '../helpers/paths.js';
+import { connectTo, exchange, header, parseResponse, show } from '../helpers/scgi-raw.js';
+import { call, pattern, sendExpectingReset, sha256, startWorker, type WorkerUnderTest } from './worker-harness.js';
+
+const RAW = join(APPS, 'raw.cjs');
+
+async function poll<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test('a 1 MiB POST reaches the app intact, and the worker holds back while the app does not read (backpressure)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const body = pattern(1024 * 1024);
+  const { res } = await call(w, 'POST', '/slow-read?pauseMs=400', { body });
+  assert.equal(res.status, 200);
+  const r = JSON.parse(res.body.toString()) as { bodyLength: number; bodySha256: string; bufferedWhilePaused: number };
+  assert.equal(r.bodyLength, body.length);
+  assert.equal(r.bodySha256, sha256(body));
+  // Without backpressure all 1 MiB would sit in req; with it, about one highWaterMark plus a socket read.
+  assert.ok(r.bufferedWhilePaused < 512 * 1024, `buffered ${r.bufferedWhilePaused} bytes while the app was not reading`);
+});
+
+test('a 5 MiB response written with backpressure arrives whole, with its Content-Length', async (t) => {
+  const w = await startWorker(t, RAW);
+  const size = 5 * 1024 * 1024;
+  const { res, outcome } = await call(w, 'GET', `/big?size=${size}`);
+  assert.equal(header(res, 'content-length'), String(size));
+  assert.equal(res.body.length, size);
+  assert.equal(sha256(res.body), sha256(pattern(size)));
+  assert.equal(outcome.ending, 'fin');
+});
+
+test('a streamed response of unknown length is close-delimited: no Content-Length, no chunk framing', async (t) => {
+  const w = await startWorker(t, RAW);
+  const { res, outcome } = await call(w, 'GET', '/stream?chunks=5&delayMs=20');
+  assert.equal(res.body.toString(), 'chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n');
+  assert.equal(header(res, 'content-length'), undefined);
+  assert.equal(header(res, 'transfer-encoding'), undefined);
+  assert.equal(outcome.ending, 'fin');
+});
+
+test('HEAD, 204 and 304 send the head only (case 35)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const head = await call(w, 'HEAD', '/text');
+  assert.equal(head.res.status, 200);
+  assert.equal(header(head.res, 'content-length'), '13');
+  assert.equal(head.res.body.length, 0);
+  for (const code of [204, 304]) {
+    const { res } = await call(w, 'GET', `/status?code=${code}`);
+    assert.equal(res.status, code);
+    assert.equal(header(res, 'x-probe'), 'status');
+    assert.equal(res.body.length, 0, `${code} carried a body`);
+  }
+  const get = await call(w, 'GET', '/text');
+  assert.equal(get.res.body.toString(), 'body for get\n');
+});
+
+test('hop-by-hop headers and Transfer-Encoding never reach the wire, and the body is never chunked (case 30)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const { res } = await call(w, 'GET', '/hop');
+  for (const name of ['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection']) {
+    assert.equal(header(res, name), undefined, `${name} was sent: ${res.head}`);
+  }
+  assert.equal(header(res, 'x-kept'), 'yes');
+  assert.equal(res.body.toString(), 'abc');
+});
+
+test('response splitting attempts never reach the wire (case 32)', async (t) => {
+  const w = await startWorker(t, RAW);
+  for (const path of ['/split-header', '/split-status']) {
+    const { res } = await call(w, 'GET', path);
+    assert.equal(res.status, 500, `${path}: ${res.head}`);
+    assert.ok(!res.head.includes('Injected'), res.head);
+  }
+  const { res } = await call(w, 'GET', '/split-setheader');
+  assert.equal(res.body.toString(), 'rejected ERR_INVALID_CHAR\n');
+  assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+});
+
+test('Content-Length: more bytes than declared are truncated and logged; fewer end in RST (cases 31, 33)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const long = await call(w, 'GET', '/cl-long');
+  assert.equal(header(long.res, 'content-length'), '10');
+  assert.equal(long.res.body.toString(), '0123456789');
+  assert.equal(long.outcome.ending, 'fin');
+  await w.waitLog(/app wrote more than its declared Content-Length/);
+
+  // The probe itself: a complete response is not taken for a reset.
+  const clean = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/text' })));
+  assert.equal(clean.reset, false, show(clean.outcome));
+
+  const params = nginxLikeParams({ method: 'GET', uri: '/cl-short' });
+  const short = await sendExpectingReset(w, encodeRequest(params));
+  assert.ok(short.reset, show(short.outcome));
+  // (an RST may discard data the client had not read yet, so the head is not always seen)
+  assert.ok(short.outcome.data.length === 0 || short.outcome.data.toString('latin1').startsWith('Status: 200 OK\r\n'), show(short.outcome));
+  await w.waitLog(/before its declared Content-Length; connection reset/);
+});
+
+/** Sends a request to /hang, then the front end goes away; returns the events the app saw. */
+async function disconnectDuring(w: WorkerUnderTest, id: string, method: string, bytes: Buffer): Promise<string[]> {
+  const socket = connectTo(w.target);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.write(bytes, () => resolve());
+  });
+  // The app registered its listeners once /events knows the id.
+  await poll(`${method} /hang registered`, 5000, async () => {
+    const { res } = await call(w, 'GET', `/events?id=${id}`);
+    return JSON.parse(res.body.toString()) === null ? undefined : true;
+  });
+  socket.destroy();
+  return poll(`${method} /hang events`, 5000, async () => {
+    const { res } = await call(w, 'GET', `/events?id=${id}`);
+    const events = JSON.parse(res.body.toString()) as string[];
+    return events.includes('res-close') && events.includes('req-close') ? events : undefined;
+  });
+}
+
+test('a front end that disconnects mid-request aborts req and res as node:http does', async (t) => {
+  const w = await startWorker(t, RAW);
+  // Whole request in, then the front end leaves: res 'close', req 'close'.
+  const get = await disconnectDuring(w, 'g1', 'GET', encodeRequest(nginxLikeParams({ method: 'GET', uri: '/hang?id=g1' })));
+  assert.ok(get.includes('res-close') && get.includes('req-close'), get.join());
+  // Mid-body (10 of 100 bytes): the request is incomplete, so 'aborted' and an ECONNRESET error too.
+  const full = encodeRequest(nginxLikeParams({ method: 'POST', uri: '/hang?id=p1' }), Buffer.alloc(100, 0x61));
+  const post = await disconnectDuring(w, 'p1', 'POST', full.subarray(0, full.length - 90));
+  assert.ok(post.includes('req-aborted'), post.join());
+  assert.ok(post.includes('req-error:ECONNRESET'), post.join());
+  assert.ok(post.includes('res-close'), post.join());
+  assert.equal(w.child.exitCode, null, 'the worker must survive');
+});
+
+test('an app that answers before reading a 1 MiB body: FIN after the response, no RST (case 25)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const bytes = encodeRequest(nginxLikeParams({ method: 'POST', uri: '/early' }), pattern(1024 * 1024));
+  const o = await exchange(w.target, [bytes], { lingerMs: 300 });
+  assert.equal(o.ending, 'fin', show(o));
+  assert.equal(o.errorAfterFin, null, 'the worker reset the connection after its answer');
+  const res = parseResponse(o.data);
+  assert.equal(res.status, 413);
+  assert.equal(res.body.toString(), 'too big\n');
+});
+
+test('the app never sees the worker options in its environment', async (t) => {
+  const w = await startWorker(t, RAW);
+  const { res } = await call(w, 'GET', '/env?name=SCGI_SUPERVISE_WORKER');
+  assert.deepEqual(JSON.parse(res.body.toString()), { value: null });
+});
+
+test('app failures: throw or reject before the head → 500 and the worker keeps serving; after the head → RST', async (t) => {
+  const w = await startWorker(t, join(APPS, 'throws-in-handler.cjs'));
+  for (const path of ['/sync', '/reject']) {
+    const { res, outcome } = await call(w, 'GET', path);
+    assert.equal(res.status, 500, path);
+    assert.equal(outcome.ending, 'fin', path);
+  }
+  await w.waitLog(/fixture: sync throw in handler\n\s+at /); // the app's stack reaches the log
+  await w.waitLog(/fixture: rejected in handler/);
+  const after = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/after-head' })));
+  assert.ok(after.reset, show(after.outcome));
+  assert.ok(after.outcome.data.length === 0 || after.outcome.data.toString('latin1').startsWith('Status: 200'), show(after.outcome));
+  const ok = await call(w, 'GET', '/fine');
+  assert.equal(ok.res.body.toString(), 'ok\n');
+  assert.equal(w.child.exitCode, null);
+});
