@@ -1,33 +1,20 @@
 // Raw-socket helpers for the hostile-input and lifecycle tests: send hand-made bytes on a schedule, read until the
 // peer ends the connection, and report how it ended (FIN, RST, timeout) and when; a strict reader of the CGI-style
-// response head; and small process utilities (free ports, pid polling). Not a normal SCGI client: that is
-// src/protocol/request-encoder.ts and the `request` CLI. Starting the supervisor is test/helpers/supervisor.ts.
+// response head; one supervisor per suite (over supervisor.ts) and the checks every hostile suite ends with.
+// Not a normal SCGI client: that is src/protocol/request-encoder.ts and the `request` CLI.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APPS, CLI } from './paths.js';
+import { delay, freePort, isAlive } from './frontends/process-utils.js';
+import { startSupervisor, type ExitInfo, type Supervisor } from './supervisor.js';
 
 export type Target = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 /** The `-l/--listen` spelling of a target. */
 export function listenArg(target: Target): string {
   return target.kind === 'tcp' ? `${target.host}:${target.port}` : `unix:${target.path}`;
-}
-
-/** A port the kernel just handed out on 127.0.0.1 (listen on 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
 }
 
 export function connectTo(target: Target, allowHalfOpen = true): Socket {
@@ -261,24 +248,7 @@ export function show(o: Outcome): string {
 
 // ---- processes ----
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Polls until every pid is gone (ESRCH); returns the ones still alive at the bound. */
-export async function waitForPidsGone(pids: number[], timeoutMs: number): Promise<number[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const alive = pids.filter(isAlive);
-    if (alive.length === 0 || Date.now() >= deadline) return alive;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { freePort, isAlive }; // re-exported: other tests import them from here
 
 /** SIGKILL by pid, ignoring "already gone". For t.after clean-ups. */
 export function killQuietly(pids: Iterable<number>): void {
@@ -291,89 +261,25 @@ export function killQuietly(pids: Iterable<number>): void {
   }
 }
 
-/** Polls `check` every `everyMs` until it returns a value other than undefined, or throws at the bound. */
-export async function pollFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 20): Promise<T> {
+/** Polls until every pid is gone (ESRCH); returns the ones still alive at the bound. */
+export async function waitForPidsGone(pids: number[], timeoutMs: number): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    const alive = pids.filter(isAlive);
+    if (alive.length === 0 || Date.now() >= deadline) return alive;
+    await delay(25);
   }
-}
-
-// ---- a minimal launcher of the built CLI (exit code and every log line kept; for start failures and when the
-// shared test/helpers/supervisor.ts does not fit) ----
-
-export interface Launched {
-  proc: ChildProcess;
-  pid: number;
-  /** stdout and stderr so far, interleaved as they arrived. */
-  logs(): string;
-  stderr(): string;
-  waitForLog(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  /** Resolves when the process exits. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Worker pids seen in `worker <id> (pid <pid>) ready` lines so far. */
-  readyWorkerPids(): number[];
-}
-
-/** `node dist/src/cli/main.js <args>`; the caller kills it (by pid) in t.after. */
-export function launchCli(args: string[], env: NodeJS.ProcessEnv = {}): Launched {
-  const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let all = '';
-  let err = '';
-  proc.stdout!.on('data', (c: Buffer) => (all += c.toString('utf8')));
-  proc.stderr!.on('data', (c: Buffer) => {
-    const s = c.toString('utf8');
-    all += s;
-    err += s;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  let gone = false;
-  void exited.then(() => (gone = true));
-  return {
-    proc,
-    pid: proc.pid!,
-    logs: () => all,
-    stderr: () => err,
-    exited,
-    readyWorkerPids: () => [...all.matchAll(READY_WORKER)].map((m) => Number(m[2])),
-    waitForLog: (re, timeoutMs) =>
-      pollFor(`log line ${re} (exited: ${String(gone)})\n--- log so far ---\n${all.slice(-3000)}`, timeoutMs, () => {
-        const m = all.match(re);
-        if (m) return m;
-        if (gone) throw new Error(`process exited before logging ${re}\n--- log ---\n${all.slice(-3000)}`);
-        return undefined;
-      }),
-  };
 }
 
 /** `worker <id> (pid <pid>) ready` (RULES.md stable log lines). */
-export const READY_WORKER = /worker (\d+) \(pid (\d+)\) ready/g;
+export const WORKER_READY = /worker \d+ \(pid (\d+)\) ready/;
 /** `ready: <N> workers on <addr>`. */
-export const READY_ALL = /ready: (\d+) workers? on (\S+)/;
-
-/** Waits for the process to exit within the bound; SIGKILLs it and throws otherwise. */
-export async function waitExit(l: Launched, timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }> {
-  const t0 = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<null>((r) => (timer = setTimeout(() => r(null), timeoutMs)));
-  const result = await Promise.race([l.exited, bound]);
-  clearTimeout(timer);
-  if (result === null) {
-    killQuietly([l.pid]);
-    throw new Error(`process ${l.pid} did not exit within ${timeoutMs}ms\n--- log ---\n${l.logs().slice(-3000)}`);
-  }
-  return { ...result, ms: Date.now() - t0 };
-}
+export const ALL_READY = /ready: \d+ workers on \S+/;
 
 // ---- one supervisor per test suite, and the checks every hostile suite ends with ----
 
 export interface Served {
-  l: Launched;
+  sup: Supervisor;
   target: Target;
   dir: string;
   /** Worker pids from the `ready` lines at start. */
@@ -381,7 +287,7 @@ export interface Served {
   cleanup(): Promise<void>;
 }
 
-/** `start <APPS/app> -w N -l <tcp or unix target> ...args`, waited until `ready: N workers`. */
+/** test/helpers/supervisor.ts's startSupervisor on a fresh TCP port or a unix socket in a temp dir, waited until ready. */
 export async function serve(options: {
   app: string;
   kind: 'tcp' | 'unix';
@@ -389,25 +295,21 @@ export async function serve(options: {
   args?: string[];
   env?: NodeJS.ProcessEnv;
 }): Promise<Served> {
-  const workers = options.workers ?? 2;
   const dir = await mkdtemp(join(tmpdir(), 'scgi-life-'));
   const target: Target =
     options.kind === 'tcp' ? { kind: 'tcp', host: '127.0.0.1', port: await freePort() } : { kind: 'unix', path: join(dir, 'scgi.sock') };
-  const l = launchCli(
-    ['start', join(APPS, options.app), '-w', String(workers), '-l', listenArg(target), ...(options.args ?? [])],
-    options.env,
-  );
-  const cleanup = async (): Promise<void> => {
-    killQuietly([l.pid, ...l.readyWorkerPids()]);
-    await rm(dir, { recursive: true, force: true });
-  };
+  let sup: Supervisor;
   try {
-    await l.waitForLog(READY_ALL, 15_000);
+    sup = await startSupervisor({ app: options.app, workers: options.workers ?? 2, listen: listenArg(target), args: options.args, env: options.env });
   } catch (err) {
-    await cleanup();
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  return { l, target, dir, initialPids: l.readyWorkerPids(), cleanup };
+  const cleanup = async (): Promise<void> => {
+    await sup.stop('SIGKILL', 1000);
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { sup, target, dir, initialPids: sup.workerPids(), cleanup };
 }
 
 /**
@@ -415,11 +317,11 @@ export async function serve(options: {
  * fresh requests are all answered by initial workers (`pidOf` sends one request and returns the pid that answered).
  */
 export async function assertSameWorkers(s: Served, pidOf: (target: Target) => Promise<number>, rounds = 12): Promise<void> {
-  const log = s.l.logs();
+  const log = s.sup.logs();
   const exits = log.split('\n').filter((line) => /exited|respawning/.test(line));
   if (exits.length > 0) throw new Error(`workers exited during the run:\n${exits.join('\n')}`);
   const initial = [...s.initialPids].sort();
-  const now = [...s.l.readyWorkerPids()].sort();
+  const now = [...s.sup.workerPids()].sort();
   if (JSON.stringify(initial) !== JSON.stringify(now)) throw new Error(`ready workers changed: ${initial} -> ${now}`);
   const dead = initial.filter((pid) => !isAlive(pid));
   if (dead.length > 0) throw new Error(`initial workers gone: ${dead}`);
@@ -454,4 +356,12 @@ export function assertRejected(o: Outcome, status: number | number[], withinMs =
 export function assertSilentClose(o: Outcome, withinMs = 1000): void {
   if (o.ending !== 'fin' || o.data.length !== 0) throw new Error(`expected a silent close (no bytes, FIN); got ${show(o)}`);
   if (o.endAfterLastSendMs > withinMs) throw new Error(`closed ${o.endAfterLastSendMs}ms after the last byte (bound ${withinMs}ms)`);
+}
+
+/** The supervisor's exit within the bound (throws with its output otherwise), and how long the wait took. */
+export async function exitOf(sup: Supervisor, timeoutMs: number): Promise<ExitInfo & { ms: number }> {
+  const t0 = Date.now();
+  const info = await sup.exited(timeoutMs);
+  if (!info) throw new Error(`supervisor ${sup.pid} did not exit within ${timeoutMs}ms\n--- output ---\n${sup.logs().slice(-3000)}`);
+  return { ...info, ms: Date.now() - t0 };
 }

@@ -13,7 +13,6 @@ import {
   exchange,
   frame,
   parseResponse,
-  pollFor,
   request,
   serve,
   show,
@@ -22,6 +21,7 @@ import {
   type Step,
   type Target,
 } from '../helpers/scgi-raw.js';
+import { waitFor } from '../helpers/frontends/process-utils.js';
 
 interface Echo {
   pid: number;
@@ -71,11 +71,11 @@ for (const kind of ['tcp', 'unix'] as const) {
       assert.equal(o.data.length, 0, show(o));
       assert.ok(o.ending === 'fin' || o.ending === 'rst', show(o));
       assert.ok(o.endAfterLastSendMs < 1000, `closed ${o.endAfterLastSendMs}ms after the FIN`);
-      const seen = await pollFor('the app to see the request end', 3000, async () => {
+      const seen = await waitFor('the app to see the request end', async () => {
         const lines = (await readFile(events, 'utf8').catch(() => '')).split('\n').filter(Boolean);
         const mine = lines.map((l) => JSON.parse(l) as { token: string; event: string }).filter((e) => e.token === 'short23');
         return mine.some((e) => e.event === 'aborted' || e.event === 'error') ? mine.map((e) => e.event) : undefined;
-      });
+      }, { timeoutMs: 3000, intervalMs: 20 });
       assert.ok(seen.includes('start'), String(seen));
       assert.ok(!seen.includes('end'), `the truncated body was dispatched as complete: ${seen}`);
     });

@@ -165,10 +165,10 @@ for (const kind of ['tcp', 'unix'] as const) {
     });
 
     test('case 12: a connection that sends 0 bytes then FIN is a silent close, never logged as an error', async () => {
-      const errorsBefore = errorLines(s.l.logs()).length;
+      const errorsBefore = errorLines(s.sup.logs()).length;
       for (let i = 0; i < 6; i++) assertSilentClose(await exchange(s.target, ['fin']));
       assert.equal(echoOf(await exchange(s.target, [request('GET', '/after-empty')])).url, '/after-empty');
-      assert.deepEqual(errorLines(s.l.logs()).slice(errorsBefore), []);
+      assert.deepEqual(errorLines(s.sup.logs()).slice(errorsBefore), []);
     });
 
     test('case 13: slowloris (1 byte / 300 ms) and an idle socket are cut at the total header deadline', async (t) => {
@@ -200,7 +200,7 @@ for (const kind of ['tcp', 'unix'] as const) {
 
     test('afterwards: the same workers serve, none exited, nothing logged at ERROR', async () => {
       await assertSameWorkers(s, echoPid);
-      assert.deepEqual(errorLines(s.l.logs()), []);
+      assert.deepEqual(errorLines(s.sup.logs()), []);
     });
   });
 }

@@ -92,7 +92,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       assert.equal(echoOf(await exchange(s.target, [noScgi])).url, '/no-scgi');
       const scgi2 = frame(block([['CONTENT_LENGTH', '0'], ['SCGI', '2'], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/scgi-2']]));
       assert.equal(echoOf(await exchange(s.target, [scgi2])).url, '/scgi-2');
-      assert.match(s.l.logs(), /scgi_params/);
+      assert.match(s.sup.logs(), /scgi_params/);
     });
 
     test('case 19: REQUEST_METHOD or REQUEST_URI missing (or empty) gets 500, not a crash', async () => {

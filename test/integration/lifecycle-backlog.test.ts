@@ -8,22 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APPS } from '../helpers/paths.js';
-import {
-  exchange,
-  freePort,
-  killQuietly,
-  launchCli,
-  listenArg,
-  parseResponse,
-  pollFor,
-  READY_ALL,
-  request,
-  show,
-  waitExit,
-  type Launched,
-  type Target,
-} from '../helpers/scgi-raw.js';
+import { freePort, waitFor } from '../helpers/frontends/process-utils.js';
+import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
+import { ALL_READY, exchange, exitOf, listenArg, parseResponse, request, show, WORKER_READY, type Target } from '../helpers/scgi-raw.js';
 
 /** True once something listens at the target (a bare connect succeeds), false while it is refused. */
 function canConnect(target: Target): Promise<boolean> {
@@ -39,10 +26,10 @@ function canConnect(target: Target): Promise<boolean> {
 
 for (const kind of ['tcp', 'unix'] as const) {
   describe(`connections before the first worker is ready, over ${kind}`, { timeout: 60_000 }, () => {
-    let l: Launched | undefined;
+    let sup: Supervisor | undefined;
     let dir = '';
     after(async () => {
-      if (l) killQuietly([l.pid, ...l.readyWorkerPids()]);
+      await sup?.stop('SIGKILL', 1000);
       await rm(dir, { recursive: true, force: true });
     });
 
@@ -50,22 +37,22 @@ for (const kind of ['tcp', 'unix'] as const) {
       dir = await mkdtemp(join(tmpdir(), 'scgi-life-backlog-'));
       const target: Target =
         kind === 'tcp' ? { kind: 'tcp', host: '127.0.0.1', port: await freePort() } : { kind: 'unix', path: join(dir, 'scgi.sock') };
-      l = launchCli(['start', join(APPS, 'life-slow-load.cjs'), '-w', '2', '-l', listenArg(target)]);
-      const launched = l;
-      await pollFor('the listen address to be bound', 5000, async () => ((await canConnect(target)) ? true : undefined), 10);
+      const s = await startSupervisor({ app: 'life-slow-load.cjs', workers: 2, listen: listenArg(target), noWait: true });
+      sup = s;
+      await waitFor('the listen address to be bound', () => canConnect(target), { timeoutMs: 5000, intervalMs: 10 });
       const early = Array.from({ length: 4 }, () => exchange(target, [request('GET', '/early')], { timeoutMs: 10_000 }));
       // The point of the test: these connections exist before any worker is ready.
-      assert.doesNotMatch(launched.logs(), READY_ALL, 'the workers were already ready; the app did not load slowly');
-      assert.doesNotMatch(launched.logs(), /worker \d+ \(pid \d+\) ready/);
+      assert.doesNotMatch(s.logs(), ALL_READY, 'the workers were already ready; the app did not load slowly');
+      assert.doesNotMatch(s.logs(), WORKER_READY);
       const outcomes = await Promise.all(early);
       for (const o of outcomes) {
         assert.equal(o.ending, 'fin', show(o));
         const res = parseResponse(o.data);
         assert.equal(res.status, 200, show(o));
-        assert.ok(launched.readyWorkerPids().includes(Number(res.body.toString())), `answered by ${res.body} (not a ready worker)`);
+        assert.ok(s.workerPids().includes(Number(res.body.toString())), `answered by ${res.body} (not a ready worker)`);
       }
-      process.kill(launched.pid, 'SIGTERM');
-      await waitExit(launched, 10_000);
+      process.kill(s.pid, 'SIGTERM');
+      assert.equal((await exitOf(s, 10_000)).code, 0, s.logs());
     });
   });
 }

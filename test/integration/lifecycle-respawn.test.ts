@@ -6,9 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   exchange,
-  isAlive,
   parseResponse,
-  pollFor,
   request,
   serve,
   show,
@@ -16,6 +14,7 @@ import {
   type Served,
   type Target,
 } from '../helpers/scgi-raw.js';
+import { isAlive, waitFor } from '../helpers/frontends/process-utils.js';
 
 function pidFrom(o: Outcome): number | null {
   if (o.ending !== 'fin' || o.data.length === 0) return null;
@@ -45,16 +44,17 @@ for (const kind of ['tcp', 'unix'] as const) {
       const [victim, survivor] = s.initialPids;
       assert.ok(victim && survivor, `two ready workers expected, got ${s.initialPids}`);
       process.kill(victim, 'SIGKILL');
-      await s.l.waitForLog(respawnedLine(victim), 5000);
-      const fresh = await pollFor('a replacement worker ready', 5000, () =>
-        s.l.readyWorkerPids().find((p) => !s.initialPids.includes(p)),
-      );
+      await s.sup.waitForLog(respawnedLine(victim), 5000);
+      const fresh = await waitFor('a replacement worker ready', () => s.sup.workerPids().find((p) => !s.initialPids.includes(p)), {
+        timeoutMs: 5000,
+        intervalMs: 20,
+      });
       // Which process wins accept() is the kernel's choice: ask in concurrent bursts until the new pid answers.
       const seen = new Set<number>();
-      await pollFor(`pid ${fresh} to answer`, 8000, async () => {
+      await waitFor(`pid ${fresh} to answer`, async () => {
         for (const pid of await burst(s.target, 8)) seen.add(pid);
-        return seen.has(fresh) ? true : undefined;
-      });
+        return seen.has(fresh);
+      }, { timeoutMs: 8000, intervalMs: 1 });
       assert.ok(!seen.has(victim), `the killed pid ${victim} answered`);
     });
 
@@ -62,7 +62,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       const clients = 8;
       const runMs = 3000;
       // the first test's victim is gone; its replacement and the survivor are the two live workers
-      const live = s.l.readyWorkerPids().filter(isAlive);
+      const live = s.sup.workerPids().filter(isAlive);
       assert.equal(live.length, 2, `two live workers expected before the kill, got ${live}`);
       const stopAt = Date.now() + runMs;
       const tally = { ok: 0, refused: 0, failed: 0, okAfterKillByNewPid: 0, failures: [] as string[] };
@@ -93,7 +93,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       // Only a request in flight on a killed worker may fail: at most one per client.
       assert.ok(tally.failed <= clients, `${tally.failed} requests failed (at most ${clients} were in flight): ${tally.failures.join('\n')}`);
       assert.ok(tally.okAfterKillByNewPid > 0, `no request after the kill was served by a replacement: ${JSON.stringify(tally)}`);
-      for (const pid of live) await s.l.waitForLog(respawnedLine(pid), 3000);
+      for (const pid of live) await s.sup.waitForLog(respawnedLine(pid), 3000);
     });
   });
 }

@@ -10,20 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APPS } from '../helpers/paths.js';
-import {
-  exchange,
-  freePort,
-  killQuietly,
-  launchCli,
-  parseResponse,
-  request,
-  serve,
-  show,
-  waitExit,
-  waitForPidsGone,
-  type Launched,
-} from '../helpers/scgi-raw.js';
+import { freePort } from '../helpers/frontends/process-utils.js';
+import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
+import { exchange, exitOf, parseResponse, request, serve, show, waitForPidsGone } from '../helpers/scgi-raw.js';
 
 const listenOn = (server: Server, where: number | string): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -33,7 +22,7 @@ const listenOn = (server: Server, where: number | string): Promise<void> =>
   });
 
 /** Every `(pid N)` the log mentions: workers started before the failure. */
-const loggedPids = (l: Launched): number[] => [...l.logs().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
+const loggedPids = (s: Supervisor): number[] => [...s.logs().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
 
 describe('starting', { timeout: 60_000 }, () => {
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -45,22 +34,22 @@ describe('starting', { timeout: 60_000 }, () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     return dir;
   }
-  function launch(args: string[]): Launched {
-    const l = launchCli(args);
-    cleanups.push(() => killQuietly([l.pid, ...loggedPids(l)]));
-    return l;
+  /** `start <app> -w N -l <listen>` without waiting for ready; stopped (SIGKILL) in after. */
+  async function launch(app: string, workers: number, listen: string): Promise<Supervisor> {
+    const s = await startSupervisor({ app, workers, listen, noWait: true });
+    cleanups.push(async () => void (await s.stop('SIGKILL', 1000)));
+    return s;
   }
 
   test('an app that throws at load: exit non-zero within seconds, naming the file and the error, no crash loop', async () => {
     const port = await freePort();
-    const app = join(APPS, 'life-throw-load.cjs');
-    const l = launch(['start', app, '-w', '2', '-l', `127.0.0.1:${port}`]);
-    const exit = await waitExit(l, 10_000);
+    const l = await launch('life-throw-load.cjs', 2, `127.0.0.1:${port}`);
+    const exit = await exitOf(l, 10_000);
     assert.notEqual(exit.code, 0, l.logs());
     assert.ok(exit.ms < 5000, `took ${exit.ms}ms to give up`);
-    assert.match(l.stderr(), /scgi-supervise: ERR_APP_LOAD_FAILED: /, l.stderr());
-    assert.ok(l.stderr().includes('life-throw-load.cjs'), `stderr does not name the app file:\n${l.stderr()}`);
-    assert.ok(l.stderr().includes('deliberate failure while loading the app'), `stderr lacks the app's error:\n${l.stderr()}`);
+    assert.match(l.logs(), /scgi-supervise: ERR_APP_LOAD_FAILED: /, l.logs());
+    assert.ok(l.logs().includes('life-throw-load.cjs'), `stderr does not name the app file:\n${l.logs()}`);
+    assert.ok(l.logs().includes('deliberate failure while loading the app'), `stderr lacks the app's error:\n${l.logs()}`);
     assert.doesNotMatch(l.logs(), /respawning/, 'a load failure at start must not crash-loop');
     assert.deepEqual(await waitForPidsGone(loggedPids(l), 3000), []);
     // the port is free again: nothing of the failed start still holds it
@@ -74,10 +63,10 @@ describe('starting', { timeout: 60_000 }, () => {
     await listenOn(holder, 0);
     cleanups.push(() => new Promise<void>((r) => holder.close(() => r())));
     const port = (holder.address() as { port: number }).port;
-    const l = launch(['start', join(APPS, 'life-echo.cjs'), '-w', '2', '-l', `127.0.0.1:${port}`]);
-    const exit = await waitExit(l, 10_000);
+    const l = await launch('life-echo.cjs', 2, `127.0.0.1:${port}`);
+    const exit = await exitOf(l, 10_000);
     assert.notEqual(exit.code, 0, l.logs());
-    assert.match(l.stderr(), new RegExp(`scgi-supervise: ERR_LISTEN_IN_USE: .*127\\.0\\.0\\.1:${port}.*; `), l.stderr());
+    assert.match(l.logs(), new RegExp(`scgi-supervise: ERR_LISTEN_IN_USE: .*127\\.0\\.0\\.1:${port}.*; `), l.logs());
     assert.ok(exit.ms < 5000, `took ${exit.ms}ms`);
   });
 
@@ -93,12 +82,12 @@ describe('starting', { timeout: 60_000 }, () => {
     assert.ok(existsSync(path), 'the stale socket file was not created');
     const refused = await exchange({ kind: 'unix', path }, [request('GET', '/')], { timeoutMs: 2000 });
     assert.equal(refused.ending, 'refused', show(refused));
-    const l = launch(['start', join(APPS, 'life-echo.cjs'), '-w', '1', '-l', `unix:${path}`]);
-    await l.waitForLog(/ready: 1 workers? on /, 10_000);
+    const l = await launch('life-echo.cjs', 1, `unix:${path}`);
+    await l.waitForLog(/ready: 1 workers on /, 10_000);
     const o = await exchange({ kind: 'unix', path }, [request('GET', '/after-stale')]);
     assert.equal(parseResponse(o.data).status, 200, show(o));
     process.kill(l.pid, 'SIGTERM');
-    await waitExit(l, 10_000);
+    assert.equal((await exitOf(l, 10_000)).code, 0, l.logs());
   });
 
   test('a live unix socket is an error, and its file is left in place', async () => {
@@ -110,10 +99,10 @@ describe('starting', { timeout: 60_000 }, () => {
     });
     await listenOn(owner, path);
     cleanups.push(() => new Promise<void>((r) => owner.close(() => r())));
-    const l = launch(['start', join(APPS, 'life-echo.cjs'), '-w', '1', '-l', `unix:${path}`]);
-    const exit = await waitExit(l, 10_000);
+    const l = await launch('life-echo.cjs', 1, `unix:${path}`);
+    const exit = await exitOf(l, 10_000);
     assert.notEqual(exit.code, 0, l.logs());
-    assert.match(l.stderr(), /scgi-supervise: ERR_LISTEN_(SOCKET_ALIVE|IN_USE): /, l.stderr());
+    assert.match(l.logs(), /scgi-supervise: ERR_LISTEN_(SOCKET_ALIVE|IN_USE): /, l.logs());
     const o = await exchange({ kind: 'unix', path }, [], { timeoutMs: 2000 });
     assert.equal(o.data.toString(), 'owner', `the live socket was taken over or removed: ${show(o)}`);
   });

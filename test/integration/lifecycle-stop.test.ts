@@ -11,21 +11,21 @@ import { join } from 'node:path';
 import {
   exchange,
   parseResponse,
-  pollFor,
   request,
   serve,
   show,
-  waitExit,
+  exitOf,
   waitForPidsGone,
   type Served,
 } from '../helpers/scgi-raw.js';
+import { waitFor } from '../helpers/frontends/process-utils.js';
 
 /** Waits until life-echo.cjs recorded `start` for `token` in the events file (the request is inside the app). */
 async function waitForAppStart(events: string, token: string): Promise<void> {
-  await pollFor(`the app to start request ${token}`, 5000, async () => {
+  await waitFor(`the app to start request ${token}`, async () => {
     const text = await readFile(events, 'utf8').catch(() => '');
-    return text.includes(`"token":"${token}","event":"start"`) ? true : undefined;
-  });
+    return text.includes(`"token":"${token}","event":"start"`);
+  }, { timeoutMs: 5000, intervalMs: 20 });
 }
 
 describe('stopping', { timeout: 60_000 }, () => {
@@ -49,15 +49,15 @@ describe('stopping', { timeout: 60_000 }, () => {
     const slow = exchange(s.target, [request('GET', '/slow?ms=1500&events=slow')], { timeoutMs: 8000 });
     await waitForAppStart(events, 'slow');
     const termAt = Date.now();
-    process.kill(s.l.pid, 'SIGTERM');
+    process.kill(s.sup.pid, 'SIGTERM');
     const o = await slow;
     assert.equal(o.ending, 'fin', show(o));
     assert.equal(parseResponse(o.data).status, 200, show(o));
-    const exit = await waitExit(s.l, 10_000);
-    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, s.l.logs());
+    const exit = await exitOf(s.sup, 10_000);
+    assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, s.sup.logs());
     assert.ok(Date.now() - termAt < 6000, `stop took ${Date.now() - termAt}ms for a 1.5 s request`);
-    assert.match(s.l.logs(), /stopping: draining 2 workers \(graceful timeout 30s\)/);
-    assert.match(s.l.logs(), /\bstopped\b/);
+    assert.match(s.sup.logs(), /stopping: draining 2 workers \(graceful timeout 30s\)/);
+    assert.match(s.sup.logs(), /\bstopped\b/);
     assert.deepEqual(await waitForPidsGone(s.initialPids, 3000), [], 'workers left behind after the master exited');
     assert.equal(existsSync(socketPath), false, 'the unix socket file was not removed');
   });
@@ -67,12 +67,12 @@ describe('stopping', { timeout: 60_000 }, () => {
     const stuck = exchange(s.target, [request('GET', '/stuck?ms=20000&events=stuck')], { timeoutMs: 10_000 });
     await waitForAppStart(events, 'stuck');
     const termAt = Date.now();
-    process.kill(s.l.pid, 'SIGTERM');
-    const exit = await waitExit(s.l, 8000);
+    process.kill(s.sup.pid, 'SIGTERM');
+    const exit = await exitOf(s.sup, 8000);
     const tookMs = Date.now() - termAt;
-    assert.equal(exit.code, 0, s.l.logs());
+    assert.equal(exit.code, 0, s.sup.logs());
     assert.ok(tookMs >= 900 && tookMs < 4000, `stopped ${tookMs}ms after SIGTERM with a 1 s graceful timeout`);
-    assert.match(s.l.logs(), /stopping: draining 2 workers \(graceful timeout 1s\)/);
+    assert.match(s.sup.logs(), /stopping: draining 2 workers \(graceful timeout 1s\)/);
     assert.deepEqual(await waitForPidsGone(s.initialPids, 3000), []);
     const o = await stuck;
     assert.notEqual(o.ending, 'timeout', `the in-flight connection was left hanging: ${show(o)}`);
@@ -81,8 +81,8 @@ describe('stopping', { timeout: 60_000 }, () => {
   test('the master SIGKILLed: its workers exit by themselves', async () => {
     const { s } = await start('tcp');
     assert.equal(s.initialPids.length, 2);
-    process.kill(s.l.pid, 'SIGKILL');
-    await waitExit(s.l, 3000);
+    process.kill(s.sup.pid, 'SIGKILL');
+    await exitOf(s.sup, 3000);
     assert.deepEqual(await waitForPidsGone(s.initialPids, 5000), [], 'workers outlived their master');
   });
 });
