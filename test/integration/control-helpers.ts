@@ -1,25 +1,29 @@
 // Shared by the control-*.test.ts and reload-*.test.ts files: run a control verb of the built CLI with a bound, start a
 // supervisor on an app file copied into a temp dir (so tests can change its code between reloads), and ask it for one
-// response. Starting/stopping processes otherwise goes through test/helpers/scgi-raw.ts (launchCli, by pid).
+// response. The supervisor process itself is test/helpers/supervisor.ts (stopped by pid).
 
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APPS, CLI } from '../helpers/paths.js';
-import {
-  exchange,
-  freePort,
-  killQuietly,
-  launchCli,
-  listenArg,
-  parseResponse,
-  READY_ALL,
-  request,
-  type Launched,
-  type Target,
-} from '../helpers/scgi-raw.js';
+import { exchange, listenArg, parseResponse, request, type Target } from '../helpers/scgi-raw.js';
+import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
+import { freePort, isAlive, signalPid } from '../helpers/frontends/process-utils.js';
 import type { StatsSnapshot } from '../../src/control/target.js';
+
+export { isAlive };
+
+/** Polls `check` every `everyMs` until it returns something other than undefined; throws at the bound. */
+export async function pollFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
 
 export interface CliResult {
   code: number | null;
@@ -38,7 +42,7 @@ export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEn
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const timer = setTimeout(() => {
-      killQuietly([child.pid!]);
+      signalPid(child.pid!, 'SIGKILL');
       reject(new Error(`scgi-supervise ${args.join(' ')} did not exit within ${timeoutMs}ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, timeoutMs);
     child.on('error', reject);
@@ -50,7 +54,9 @@ export function runCli(args: string[], timeoutMs = 30_000, env: NodeJS.ProcessEn
 }
 
 export interface Supervised {
-  l: Launched;
+  sup: Supervisor;
+  /** The master's pid. */
+  pid: number;
   target: Target;
   /** The -l value: verbs given it find the control socket the way `start` made it. */
   listen: string;
@@ -75,24 +81,21 @@ export async function startVersioned(options: { workers: number; kind?: 'tcp' | 
   const target: Target =
     (options.kind ?? 'unix') === 'unix' ? { kind: 'unix', path: join(dir, 'scgi.sock') } : { kind: 'tcp', host: '127.0.0.1', port: await freePort() };
   const listen = listenArg(target);
-  const l = launchCli(['start', appFile, '-w', String(options.workers), '-l', listen, ...(options.args ?? [])]);
-  const workerPids = (): number[] => {
-    // Every worker the supervisor ever started, for clean-up: ready lines of every generation.
-    return [...l.logs().matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]));
-  };
-  const cleanup = async (): Promise<void> => {
-    killQuietly([l.pid, ...workerPids()]);
-    await rm(dir, { recursive: true, force: true });
-  };
+  let sup: Supervisor;
   try {
-    await l.waitForLog(READY_ALL, 20_000);
+    sup = await startSupervisor({ app: appFile, workers: options.workers, listen, args: options.args ?? [] });
   } catch (err) {
-    await cleanup();
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  const cleanup = async (): Promise<void> => {
+    await sup.stop('SIGKILL', 1000);
+    await rm(dir, { recursive: true, force: true });
+  };
   const verb = (args: string[], timeoutMs?: number) => runCli([...args, '-l', listen], timeoutMs);
   return {
-    l,
+    sup,
+    pid: sup.pid,
     target,
     listen,
     dir,

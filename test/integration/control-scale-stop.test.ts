@@ -8,8 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolveControlPath } from '../../src/control/paths.js';
 import { parseListenAddress } from '../../src/config/listen-address.js';
 import { pidExited } from '../../src/cli/commands/stop.js';
-import { isAlive, pollFor, waitExit } from '../helpers/scgi-raw.js';
-import { get, startVersioned, type Supervised } from './control-helpers.js';
+import { type Supervised, get, isAlive, pollFor, startVersioned } from './control-helpers.js';
 
 async function readyCount(s: Supervised, generation?: number): Promise<{ ready: number; total: number; target: number }> {
   const snap = await s.stats();
@@ -53,17 +52,17 @@ describe('scale and TTIN/TTOU', { timeout: 90_000 }, () => {
   });
 
   test('SIGTTIN adds one worker, SIGTTOU removes one', async () => {
-    process.kill(s.l.pid, 'SIGTTIN');
+    process.kill(s.pid, 'SIGTTIN');
     await pollFor('2 ready workers after TTIN', 10_000, async () => {
       const c = await readyCount(s);
       return c.ready === 2 && c.target === 2 ? c : undefined;
     }, 100);
-    process.kill(s.l.pid, 'SIGTTIN');
+    process.kill(s.pid, 'SIGTTIN');
     await pollFor('3 ready workers after TTIN', 10_000, async () => {
       const c = await readyCount(s);
       return c.ready === 3 && c.target === 3 ? c : undefined;
     }, 100);
-    process.kill(s.l.pid, 'SIGTTOU');
+    process.kill(s.pid, 'SIGTTOU');
     const c = await pollFor('2 workers after TTOU', 10_000, async () => {
       const c = await readyCount(s);
       return c.total === 2 && c.target === 2 ? c : undefined;
@@ -90,17 +89,17 @@ describe('two supervisors, different listen addresses, no control options', { ti
     assert.notEqual(pathA, pathB);
     assert.ok(existsSync(pathA) && existsSync(pathB));
     const [sa, sb] = await Promise.all([a.stats(), b.stats()]);
-    assert.equal(sa.master.pid, a.l.pid);
+    assert.equal(sa.master.pid, a.pid);
     assert.equal(sa.master.listen, a.listen);
-    assert.equal(sb.master.pid, b.l.pid);
+    assert.equal(sb.master.pid, b.pid);
     assert.equal(sb.master.listen, b.listen);
     const scaled = await b.verb(['scale', '2'], 60_000);
     assert.equal(scaled.code, 0, scaled.stderr);
     assert.equal((await a.stats()).master.workers, 1, 'scaling B left A alone');
     const stopped = await a.verb(['stop'], 60_000);
     assert.equal(stopped.code, 0, stopped.stderr);
-    assert.ok(pidExited(a.l.pid));
-    assert.ok(isAlive(b.l.pid), 'stopping A left B running');
+    assert.ok(pidExited(a.pid));
+    assert.ok(isAlive(b.pid), 'stopping A left B running');
     assert.equal((await b.stats()).master.workers, 2);
   });
 });
@@ -124,14 +123,14 @@ describe('stop', { timeout: 90_000 }, () => {
     }, 50);
     const r = await s.verb(['stop'], 60_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `stopped: master pid ${s.l.pid} exited\n`);
+    assert.equal(r.stdout, `stopped: master pid ${s.pid} exited\n`);
     // When `stop` returns the master is gone (or a zombie only its parent, this test, has not reaped yet).
-    assert.ok(pidExited(s.l.pid), 'the master has exited when stop returns');
+    assert.ok(pidExited(s.pid), 'the master has exited when stop returns');
     const res = await slow;
     assert.equal(res.status, 200, 'the in-flight request completed');
     assert.ok(r.ms >= 500, `stop waited for the drain (${r.ms}ms)`);
-    const exit = await waitExit(s.l, 5000);
-    assert.equal(exit.code, 0);
+    const exit = await s.sup.exited(5000);
+    assert.equal(exit?.code, 0, `master exit ${JSON.stringify(exit)}`);
     for (const pid of workerPids) assert.ok(pidExited(pid), `worker ${pid} is gone`);
     assert.equal(existsSync(controlPath), false, 'the control socket file was removed');
     const again = await s.verb(['stats']);

@@ -9,8 +9,7 @@ import { dirname } from 'node:path';
 import { resolveControlPath } from '../../src/control/paths.js';
 import { parseListenAddress } from '../../src/config/listen-address.js';
 import { EXIT_NOT_RUNNING } from '../../src/cli/format.js';
-import { pollFor } from '../helpers/scgi-raw.js';
-import { get, runCli, startVersioned, sum, type Supervised } from './control-helpers.js';
+import { type Supervised, get, pollFor, runCli, startVersioned, sum } from './control-helpers.js';
 
 describe('stats against a running supervisor', { timeout: 90_000 }, () => {
   let s: Supervised;
@@ -25,7 +24,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     const snap = await s.stats();
     assert.deepEqual(Object.keys(snap).sort(), ['master', 'workers']);
     assert.deepEqual(Object.keys(snap.master).sort(), ['generation', 'listen', 'pid', 'uptime', 'version', 'workers']);
-    assert.equal(snap.master.pid, s.l.pid);
+    assert.equal(snap.master.pid, s.pid);
     assert.equal(snap.master.listen, s.listen);
     assert.equal(snap.master.workers, 2);
     assert.equal(snap.master.generation, 1);
@@ -39,7 +38,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
       assert.equal(w.state, 'ready');
       assert.equal(w.generation, 1);
       assert.equal(typeof w.pid, 'number');
-      assert.ok(s.l.readyWorkerPids().includes(w.pid!), `pid ${w.pid} is a ready worker`);
+      assert.ok(s.sup.workerPids().includes(w.pid!), `pid ${w.pid} is a ready worker`);
       assert.equal(w.restarts, 0);
       assert.equal(w.lastExit, null);
       assert.equal(w.inflight, 0);
@@ -91,7 +90,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     const r = await s.verb(['stats']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
-    assert.match(lines[0]!, new RegExp(`^master pid ${s.l.pid}, `));
+    assert.match(lines[0]!, new RegExp(`^master pid ${s.pid}, `));
     assert.match(lines[1]!, /^\s*ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+CPU%\s+MEM MiB\s+LAST EXIT$/);
     assert.equal(lines.length, 4);
     for (const line of lines.slice(2)) assert.match(line, /^\s*\d+\s+\d+\s+ready\s+1\s/);
