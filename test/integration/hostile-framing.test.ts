@@ -21,6 +21,7 @@ import {
   type Step,
   type Target,
 } from '../helpers/scgi-raw.js';
+import { waitFor } from '../helpers/frontends/process-utils.js';
 
 const HEADER_TIMEOUT_S = 2;
 const BODY_TIMEOUT_S = 2;
@@ -204,3 +205,40 @@ for (const kind of ['tcp', 'unix'] as const) {
     });
   });
 }
+
+describe('reject logging (SCGI.md §5 conventions: warn, rate-limited, peer and first bytes hex-escaped)', { timeout: 30_000 }, () => {
+  let s: Served;
+  before(async () => {
+    s = await serve({ app: 'life-echo.cjs', kind: 'tcp', workers: 1 });
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  test('a rejected request is logged at WARN with the peer and its first bytes escaped', async () => {
+    const since = s.sup.logs().length;
+    assertRejected(await exchange(s.target, [Buffer.from('\x00MARKER-7f3a\xff', 'latin1')]), 400);
+    const line = await waitFor('the WARN line', () => s.sup.logs().slice(since).split('\n').find((l) => l.includes('MARKER-7f3a')), {
+      timeoutMs: 3000,
+      intervalMs: 20,
+    });
+    assert.match(line, /^\S+ WARN\b/, line);
+    assert.ok(line.includes('127.0.0.1'), `no peer in ${line}`);
+    assert.ok(/\\x00MARKER-7f3a\\xff/i.test(line), `first bytes not hex-escaped in ${line}`);
+  });
+
+  test('a flood of bad requests is answered but not logged line for line', async () => {
+    const since = s.sup.logs().length;
+    const flood = 150;
+    for (let i = 0; i < flood; i += 10) {
+      const batch = await Promise.all(Array.from({ length: 10 }, () => exchange(s.target, ['x'])));
+      for (const o of batch) assertRejected(o, 400);
+    }
+    const warns = s.sup
+      .logs()
+      .slice(since)
+      .split('\n')
+      .filter((l) => /^\S+ WARN\b/.test(l));
+    assert.ok(warns.length < flood / 3, `${warns.length} WARN lines for ${flood} bad requests: not rate-limited`);
+  });
+});
