@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { APPS } from '../helpers/paths.js';
-import { header, headerValues } from '../helpers/scgi-raw.js';
+import { encodeRequest, nginxLikeParams } from '../../src/protocol/request-encoder.js';
+import { connectTo, header, headerValues } from '../helpers/scgi-raw.js';
 import { call, pattern, sha256, startWorker } from './worker-harness.js';
 
 test('every export kind answers: raw handler, ESM default, Promise export, top-level await', async (t) => {
@@ -162,6 +163,26 @@ test('hono.mjs: Content-Length for complete bodies, 5 MiB, close-delimited strea
   const error = await call(w, 'GET', '/error');
   assert.equal(error.res.status, 500);
   assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+});
+
+test('hono.mjs: the Request signal aborts when the front end goes away, and the worker keeps serving', async (t) => {
+  const w = await startWorker(t, join(APPS, 'hono.mjs'));
+  const socket = connectTo(w.target);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.write(encodeRequest(nginxLikeParams({ method: 'GET', uri: '/hang?id=h1' })), () => resolve());
+  });
+  const registered = async (): Promise<unknown> => JSON.parse((await call(w, 'GET', '/events?id=h1')).res.body.toString());
+  for (let i = 0; i < 200 && (await registered()) === null; i++) await new Promise((r) => setTimeout(r, 25));
+  socket.destroy();
+  let events: unknown = null;
+  for (let i = 0; i < 200; i++) {
+    events = await registered();
+    if (Array.isArray(events) && events.includes('abort')) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.deepEqual(events, ['abort']);
+  assert.equal((await call(w, 'GET', '/text')).res.body.toString(), 'hono\n');
 });
 
 test('koa.cjs and fastify.cjs: plain text routes and framework 404s', async (t) => {
