@@ -3,15 +3,17 @@
 // what pool.ts decides. Not the decisions (pool.ts), the socket (listener.ts) or processes (spawn-worker.ts).
 // Satisfies control/target.ts ControlTarget structurally; signals.ts and the control commands feed the same queue.
 
-import { AppLoadError, ControlError, ListenError, SupervisorError } from '../errors.js';
+import { ControlError, SupervisorError } from '../errors.js';
 import type { Config } from '../config/config.js';
-import type { SerializedError, WorkerToMaster } from '../worker/messages.js';
+import type { WorkerToMaster } from '../worker/messages.js';
+import { Deferred } from './deferred.js';
+import { failureError, stoppingError } from './failures.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
-import { WorkerHandle, type LastExit } from './worker-handle.js';
+import { WorkerHandle } from './worker-handle.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, type ReloadResult, type ScaleResult, type StatsSnapshot, type UsageSampler, type WorkerStats } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type ReloadResult, type ScaleResult, type SlotRecord, type StatsSnapshot, type UsageSampler } from './stats.js';
 
 export interface MasterLog {
   debug(msg: string): void;
@@ -39,13 +41,7 @@ export type MasterEvent =
   | { type: 'ttin' }
   | { type: 'ttou' };
 
-interface Slot {
-  restarts: number;
-  failures: number;
-  backoffUntil: number | null;
-  lastExit: LastExit | null;
-  generation: number;
-}
+type Slot = SlotRecord;
 
 interface Reload {
   generation: number;
@@ -137,37 +133,10 @@ export class Master {
   /** Read-only: a consistent snapshot of the state now, then cpu/memory sampled for the live pids. */
   async stats(): Promise<StatsSnapshot> {
     const now = this.clock.now();
-    const rows: WorkerStats[] = [];
-    for (const h of this.workers.values()) {
-      if (h.state === 'exited') continue;
-      const slot = this.slots.get(h.id);
-      rows.push({
-        id: h.id,
-        pid: h.pid,
-        state: h.state,
-        generation: h.generation,
-        uptime: seconds(now - h.startedAt),
-        requests: h.requests,
-        inflight: h.inflight,
-        restarts: slot?.restarts ?? h.restarts,
-        lastExit: slot?.lastExit ?? null,
-        cpu: null,
-        memory: null,
-      });
-    }
-    for (const [id, slot] of this.slots) {
-      if (slot.backoffUntil === null || slot.backoffUntil <= now || rows.some((r) => r.id === id)) continue;
-      rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, restarts: slot.restarts, lastExit: slot.lastExit, cpu: null, memory: null });
-    }
-    rows.sort((a, b) => a.id - b.id || a.generation - b.generation);
-    const usage = await this.sample(rows.flatMap((r) => (r.pid === null ? [] : [r.pid])));
-    for (const r of rows) {
-      const u = r.pid === null ? undefined : usage.get(r.pid);
-      if (u) Object.assign(r, { cpu: u.cpu, memory: u.memory });
-    }
+    const workers = await withUsage(workerRows(this.workers.values(), this.slots, now), this.sample);
     return {
       master: { pid: process.pid, version: this.version, listen: this.listener.address, generation: this.generation, uptime: seconds(now - this.startedAt), workers: this.target },
-      workers: rows,
+      workers,
     };
   }
 
@@ -274,7 +243,8 @@ export class Master {
     h.transition('exited', now);
     const how = e.code !== null ? `with code ${e.code}` : `on ${e.signal ?? 'an unknown signal'}`;
     slot.lastExit = { code: e.code, signal: e.signal, reason: decision.kind === 'planned' ? decision.reason : 'crash' };
-    if (h.loadError) this.log.error({ err: errorFromWorker(h.loadError) }, `${h.label} could not load ${this.config.app}`);
+    // The worker logged the app's error with its stack already; the master keeps it for the halt/reload error.
+    if (h.loadError) this.log.debug(`${h.label} could not load ${this.config.app}: ${h.loadError.message}`);
     this.applyExit(h, slot, decision, how);
   }
 
@@ -539,34 +509,7 @@ export class Master {
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {
-    const app = this.config.app;
-    const loadError = h.loadError;
-    switch (cause) {
-      case 'load-failed': {
-        const code = loadError && /^ERR_APP_/.test(loadError.code) ? (loadError.code as 'ERR_APP_LOAD_FAILED') : 'ERR_APP_LOAD_FAILED';
-        const message = loadError ? `${app} failed to load: ${loadError.message}${firstFrame(loadError)}` : `${app} failed to load (worker exited ${how})`;
-        return new AppLoadError(code, app, message, {
-          hint: loadError?.hint ?? 'fix the error above in the app, then start (or reload) again',
-          cause: loadError ? errorFromWorker(loadError) : undefined,
-        });
-      }
-      case 'listen-failed':
-        return new ListenError('ERR_LISTEN_FAILED', this.listener.address, `a worker could not use the socket ${this.listener.address}`, {
-          hint: 'see the worker log above; check the listen address',
-        });
-      case 'boot-timeout':
-        return new AppLoadError('ERR_APP_BOOT_TIMEOUT', app, `${app} was not ready within ${seconds(this.config.bootTimeoutMs)}s`, {
-          hint: 'the app takes too long to load; raise --boot-timeout or make its start-up faster',
-        });
-      case 'crashed':
-        return new AppLoadError('ERR_APP_LOAD_FAILED', app, `${app}: the worker exited ${how} before it was ready`, {
-          hint: 'the app exits or crashes while loading; run it directly with node to see why',
-        });
-      default: {
-        const never: never = cause;
-        throw new Error(String(never));
-      }
-    }
+    return failureError({ cause, how, app: this.config.app, address: this.listener.address, bootTimeoutMs: this.config.bootTimeoutMs, loadError: h.loadError });
   }
 
   private schedule(at: number): void {
@@ -575,33 +518,5 @@ export class Master {
     this.cancelTimer?.();
     this.timerAt = at;
     this.cancelTimer = this.clock.setTimer(at - this.clock.now(), () => this.step());
-  }
-}
-
-function stoppingError(): SupervisorError {
-  return new ControlError('ERR_STOPPING', 'the supervisor is stopping', { hint: 'start it again once it has stopped' });
-}
-
-/** " (at file.js:3:9)" from the first stack frame, so a one-line message still says where. */
-function firstFrame(e: SerializedError): string {
-  const frame = e.stack?.split('\n').find((l) => /^\s+at /.test(l));
-  return frame ? ` (${frame.trim()})` : '';
-}
-
-function errorFromWorker(e: SerializedError): Error {
-  const err = new Error(e.message);
-  if (e.stack) err.stack = e.stack;
-  return err;
-}
-
-export class Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve!: (value: T) => void;
-  reject!: (reason: unknown) => void;
-  constructor() {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
   }
 }

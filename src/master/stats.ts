@@ -3,6 +3,7 @@
 // field for field (master/ may not import control/; the CLI's composition checks they still match).
 
 import pidusage from 'pidusage';
+import type { LastExit, WorkerHandle } from './worker-handle.js';
 
 export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped';
 export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
@@ -71,4 +72,53 @@ export const sampleUsage: UsageSampler = async (pids) => {
 /** Rounds seconds for people and JSON alike. */
 export function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
+}
+
+/** What the master remembers per slot across its workers. */
+export interface SlotRecord {
+  restarts: number;
+  /** Consecutive short-lived exits (drives the backoff). */
+  failures: number;
+  backoffUntil: number | null;
+  lastExit: LastExit | null;
+  generation: number;
+}
+
+/** One row per worker process (starting, ready, draining) plus one per slot waiting out a backoff. */
+export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<number, SlotRecord>, now: number): WorkerStats[] {
+  const rows: WorkerStats[] = [];
+  for (const h of handles) {
+    if (h.state === 'exited') continue;
+    const slot = slots.get(h.id);
+    rows.push({
+      id: h.id,
+      pid: h.pid,
+      state: h.state,
+      generation: h.generation,
+      uptime: seconds(now - h.startedAt),
+      requests: h.requests,
+      inflight: h.inflight,
+      restarts: slot?.restarts ?? h.restarts,
+      lastExit: slot?.lastExit ?? null,
+      cpu: null,
+      memory: null,
+    });
+  }
+  for (const [id, slot] of slots) {
+    if (slot.backoffUntil === null || slot.backoffUntil <= now || rows.some((r) => r.id === id)) continue;
+    rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, restarts: slot.restarts, lastExit: slot.lastExit, cpu: null, memory: null });
+  }
+  return rows.sort((a, b) => a.id - b.id || a.generation - b.generation);
+}
+
+export async function withUsage(rows: WorkerStats[], sample: UsageSampler): Promise<WorkerStats[]> {
+  const usage = await sample(rows.flatMap((r) => (r.pid === null ? [] : [r.pid])));
+  for (const r of rows) {
+    const u = r.pid === null ? undefined : usage.get(r.pid);
+    if (u) {
+      r.cpu = u.cpu;
+      r.memory = u.memory;
+    }
+  }
+  return rows;
 }
