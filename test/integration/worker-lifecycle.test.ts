@@ -132,6 +132,15 @@ for (const [file, code, text] of loadFailures) {
   });
 }
 
+test('an unhandled rejection is logged and the worker keeps serving', async (t) => {
+  const w = await startWorker(t, join(APPS, 'throws-in-handler.cjs'));
+  assert.equal((await call(w, 'GET', '/unhandled')).res.body.toString(), 'ok\n');
+  await w.waitLog(/unhandled promise rejection in the app/);
+  assert.match(w.stderr(), /fixture: nobody handles this rejection/);
+  assert.equal((await call(w, 'GET', '/fine')).res.body.toString(), 'ok\n');
+  assert.equal(w.child.exitCode, null);
+});
+
 test('an uncaught exception: logged with its stack, in-flight work finishes, exit 1 (the master replaces it)', async (t) => {
   const w = await startWorker(t, join(APPS, 'throws-in-handler.cjs'));
   const { res } = await call(w, 'GET', '/uncaught');
