@@ -100,7 +100,7 @@ class WorkerProcess {
 
   private loadFailed(err: unknown): void {
     const error = serializeError(err);
-    this.log.error({ err }, `app failed to load: ${error.message}`);
+    this.log.error({ err }, error.message); // "<file> failed to load: …", with the app's stack after "caused by:"
     this.state = 'exiting';
     this.send({ type: 'load-failed', error }, () => process.exit(EXIT_APP_LOAD_FAILED));
   }

@@ -119,11 +119,16 @@ class Connection implements ParserSink, ExchangeHost {
       case 'app':
         break;
       case 'draining':
+        if (this.parser.state === 'body') {
+          // The rest of the request's own body, answered early by the app: the front end sends it anyway, so it
+          // is read (into the dumped req) under the body idle timeout, and the drain caps start once it is in.
+          this.deadline = Date.now() + this.set.options.timeouts.bodyIdleTimeoutMs;
+          break;
+        }
+        // Bytes nobody will use (after a protocol error, or past CONTENT_LENGTH): dropped, capped (cases 24-25).
         this.drainedBytes += chunk.length;
-        if (this.drainedBytes > this.set.options.timeouts.drainMaxBytes) return this.destroy();
-        // Only a body still owed to the app's request is worth parsing; the rest is dropped (case 24).
-        if (this.parser.state !== 'body') return;
-        break;
+        if (this.drainedBytes > this.set.options.timeouts.drainMaxBytes) this.destroy();
+        return;
       case 'closed':
         return;
       default:
@@ -206,6 +211,8 @@ class Connection implements ParserSink, ExchangeHost {
     if (this.state === 'body') {
       this.state = 'app';
       this.deadline = Infinity;
+    } else if (this.state === 'draining') {
+      this.deadline = Date.now() + this.set.options.timeouts.drainTimeoutMs; // the body is in: now the drain cap
     }
     if (this.exchange !== null) this.exchange.end();
   }
@@ -352,7 +359,8 @@ class Connection implements ParserSink, ExchangeHost {
   private startDrain(): void {
     if (this.state === 'closed' || this.state === 'draining') return;
     this.state = 'draining';
-    this.deadline = Date.now() + this.set.options.timeouts.drainTimeoutMs;
+    const timeouts = this.set.options.timeouts;
+    this.deadline = Date.now() + (this.parser.state === 'body' ? timeouts.bodyIdleTimeoutMs : timeouts.drainTimeoutMs);
     this.drainedBytes = 0;
     this.socket.end();
     if (this.socket.isPaused()) this.socket.resume();
