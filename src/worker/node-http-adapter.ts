@@ -12,7 +12,7 @@ import { httpVersion, isHttps, requestHeaders } from './request-headers.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-// Private node:http fields this adapter relies on (pinned by test/integration/worker-node-http.test.ts):
+// Private node:http fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
 // IncomingMessage: complete, _consuming, _dump(), _readableState.resumeScheduled;
 // OutgoingMessage: _storeHeader(), _send(), _header, _headerSent, _hasBody, _last, _contentLength,
 // _removedContLen, _closed, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, assignSocket/detachSocket.

@@ -1,0 +1,42 @@
+// Pins the private node:http fields worker/node-http-adapter.ts relies on (LIBRARIES.md §7: approach C uses
+// private API). If a Node major renames one, this fails first, with the name, instead of a mysterious hang.
+import assert from 'node:assert/strict';
+import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { test } from 'node:test';
+
+test('OutgoingMessage keeps kOutHeaders and kNeedDrain as own symbols and has _storeHeader/_send', () => {
+  const out = new OutgoingMessage();
+  const symbols = Object.getOwnPropertySymbols(out).map((s) => s.description);
+  assert.ok(symbols.includes('kOutHeaders'), symbols.join());
+  assert.ok(symbols.includes('kNeedDrain'), symbols.join());
+  const proto = OutgoingMessage.prototype as unknown as Record<string, unknown>;
+  assert.equal(typeof proto._storeHeader, 'function');
+  assert.equal(typeof proto._send, 'function');
+  assert.equal(proto._send instanceof Function && (proto._send as (...a: unknown[]) => unknown).length >= 3, true);
+});
+
+test('ServerResponse has the fields and methods the adapter sets or calls', () => {
+  const req = new IncomingMessage(new Socket());
+  req.method = 'HEAD';
+  const res = new ServerResponse(req) as unknown as Record<string, unknown>;
+  for (const field of ['useChunkedEncodingByDefault', 'shouldKeepAlive', 'sendDate', 'chunkedEncoding', '_hasBody', '_last', '_removedContLen', '_closed', '_headerSent']) {
+    assert.ok(field in res, field);
+  }
+  assert.equal(res._header, null);
+  assert.equal(res._hasBody, false, 'HEAD: node:http itself drops the body');
+  assert.equal(res._contentLength, null);
+  for (const method of ['assignSocket', 'detachSocket', 'writeContinue', 'writeProcessing', 'writeEarlyHints', '_implicitHeader']) {
+    assert.equal(typeof res[method], 'function', method);
+  }
+});
+
+test('IncomingMessage has _dump, _consuming and a settable headers object', () => {
+  const req = new IncomingMessage(new Socket()) as unknown as Record<string, unknown> & IncomingMessage;
+  assert.equal(typeof req._dump, 'function');
+  assert.equal(req._consuming, false);
+  assert.equal((req as unknown as { _readableState: { resumeScheduled: boolean } })._readableState.resumeScheduled, false);
+  req.headers = { host: 'x' };
+  assert.deepEqual(req.headers, { host: 'x' });
+  assert.equal(typeof new Socket().resetAndDestroy, 'function');
+});
