@@ -20,6 +20,8 @@ export interface Exchange {
   dump(): void;
   /** True once response bytes may have reached the socket: a failure then means RST, not a 500 (cases 33-34). */
   headWritten(): boolean;
+  /** True once the app has ended its response (res.end()): a later throw must not break a complete answer. */
+  responseEnded(): boolean;
 }
 
 /** What an adapter may ask of its connection. */

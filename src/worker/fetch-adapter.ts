@@ -110,6 +110,10 @@ class FetchExchange implements Exchange {
     return this.headSent;
   }
 
+  responseEnded(): boolean {
+    return false; // the adapter reports the end itself (responseFinished) before anything else can fail
+  }
+
   private buildRequest(): Request {
     const head = this.head;
     const params = head.params;

@@ -103,6 +103,10 @@ class NodeExchange implements Exchange {
   headWritten(): boolean {
     return this.res._headerSent;
   }
+
+  responseEnded(): boolean {
+    return this.res.writableEnded;
+  }
 }
 
 /** The entry serve.ts calls per request for a (req, res) app. */

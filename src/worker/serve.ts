@@ -265,10 +265,11 @@ class Connection implements ParserSink, ExchangeHost {
   appFailed(error: unknown): void {
     const head = this.head;
     this.log.error({ err: error, method: head?.method, uri: head?.uri }, 'app error while handling a request');
-    if (this.responded || this.state === 'closed') return;
+    const exchange = this.exchange;
+    // Already over, or a throw after res.end(): the answer is complete (its 'finish' drains), only the log remains.
+    if (this.responded || this.state === 'closed' || (exchange !== null && exchange.responseEnded())) return;
     this.responded = true;
     this.release();
-    const exchange = this.exchange;
     if (exchange !== null && exchange.headWritten()) {
       // Bytes of a response may be out already: only a reset tells the front end it is broken (case 33).
       this.reset();

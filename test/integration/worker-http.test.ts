@@ -174,6 +174,10 @@ test('app failures: throw or reject before the head → 500 and the worker keeps
   const after = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/after-head' })));
   assert.ok(after.reset, show(after.outcome));
   assert.ok(after.outcome.data.length === 0 || after.outcome.data.toString('latin1').startsWith('Status: 200'), show(after.outcome));
+  const afterEnd = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/after-end' })));
+  assert.equal(afterEnd.reset, false, show(afterEnd.outcome));
+  assert.equal(parseResponse(afterEnd.outcome.data).body.toString(), 'complete\n');
+  await w.waitLog(/fixture: throw after res.end\(\)/);
   const ok = await call(w, 'GET', '/fine');
   assert.equal(ok.res.body.toString(), 'ok\n');
   assert.equal(w.child.exitCode, null);
