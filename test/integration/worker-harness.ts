@@ -5,11 +5,14 @@
 // stdio slot 4 (spawn dup2()s it into the child), and closes its own server right after spawn() returns. The
 // kernel socket lives on in the worker's copy, so only the worker ever accepts, and the port stays bound while
 // the worker lives (closing a listening socket's descriptor in one process never affects another's copy; that
-// is exactly what the master relies on). TCP, not a Unix socket: closing a Node pipe server would unlink its path.
+// is exactly what the master relies on). For a Unix socket see the rename trick in startWorker.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { renameSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, type ProtocolLimits, type ProtocolTimeouts } from '../../src/protocol/limits.js';
@@ -42,16 +45,36 @@ export interface StartOptions {
   logLevel?: string;
   /** Wait for the 'ready' message (default true). */
   ready?: boolean;
+  /** Listen on a Unix socket in a fresh temp dir instead of 127.0.0.1:0. */
+  unix?: boolean;
 }
 
 export async function startWorker(t: TestContext, app: string, options: StartOptions = {}): Promise<WorkerUnderTest> {
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  let target: Target;
+  let unixPath: string | null = null;
+  if (options.unix === true) {
+    // Closing a Node pipe server unlinks the path it bound. Bind one name, rename the socket file to the name the
+    // test uses, then close: the unlink misses, the socket (found by inode) stays reachable under the new name.
+    const dir = await mkdtemp(join(tmpdir(), 'scgi-worker-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    unixPath = join(dir, 'scgi.sock');
+    const bindPath = join(dir, 'bind.sock');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bindPath, () => resolve());
+    });
+    renameSync(bindPath, unixPath);
+    target = { kind: 'unix', path: unixPath };
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    target = { kind: 'tcp', host: '127.0.0.1', port: address.port };
+  }
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
 
   const workerOptions: WorkerOptions = {
@@ -116,7 +139,7 @@ export async function startWorker(t: TestContext, app: string, options: StartOpt
   const w: WorkerUnderTest = {
     child,
     pid,
-    target: { kind: 'tcp', host: '127.0.0.1', port: address.port },
+    target,
     messages,
     stderr: () => log,
     waitFor: (type, timeoutMs = 10_000) =>

@@ -182,3 +182,15 @@ test('app failures: throw or reject before the head → 500 and the worker keeps
   assert.equal(ok.res.body.toString(), 'ok\n');
   assert.equal(w.child.exitCode, null);
 });
+
+test('over a Unix socket: requests are served, and a failure after the head closes without crashing the worker', async (t) => {
+  const w = await startWorker(t, RAW, { unix: true });
+  assert.equal(w.target.kind, 'unix');
+  const { res } = await call(w, 'POST', '/echo', { body: 'over unix' });
+  assert.equal((JSON.parse(res.body.toString()) as { body: string }).body, 'over unix');
+  // No RST on a Unix socket (resetAndDestroy throws there): the worker falls back to a close.
+  const short = await exchange(w.target, [encodeRequest(nginxLikeParams({ method: 'GET', uri: '/cl-short' }))]);
+  assert.notEqual(short.ending, 'timeout', show(short));
+  assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+  assert.equal(w.child.exitCode, null);
+});
