@@ -33,7 +33,10 @@ export const spawnWorker: SpawnWorker = (options, listenFd) => {
   for (const name of MASTER_ONLY_ENV) delete env[name];
   const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
   stdio[LISTEN_FD] = listenFd;
-  const child = spawnChild(process.execPath, [...process.execArgv, WORKER_MAIN], {
+  // The master's node flags carry over (--max-old-space-size, --enable-source-maps), except the inspector's:
+  // N workers cannot all bind the master's debug port.
+  const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a) && !/^--debug/.test(a));
+  const child = spawnChild(process.execPath, [...execArgv, WORKER_MAIN], {
     stdio,
     env,
     // Own process group: a Ctrl-C in the terminal reaches the master alone, which then drains the workers.
