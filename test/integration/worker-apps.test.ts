@@ -15,6 +15,7 @@ test('every export kind answers: raw handler, ESM default, Promise export, top-l
     ['esm-handler.mjs', 'esm GET /x?y=1\n'],
     ['async-export.cjs', 'async\n'],
     ['tla.mjs', 'tla\n'],
+    ['koa-callback.cjs', 'koa callback /x\n'],
   ];
   for (const [file, body] of expectations) {
     const w = await startWorker(t, join(APPS, file));
@@ -183,6 +184,12 @@ test('hono.mjs: the Request signal aborts when the front end goes away, and the 
   }
   assert.deepEqual(events, ['abort']);
   assert.equal((await call(w, 'GET', '/text')).res.body.toString(), 'hono\n');
+});
+
+test('async-fastify.cjs: a Promise of a Fastify instance is awaited, readied and routed', async (t) => {
+  const w = await startWorker(t, join(APPS, 'async-fastify.cjs'));
+  assert.equal((await call(w, 'GET', '/text')).res.body.toString(), 'async fastify\n');
+  await w.waitLog(/loaded .* kind=a Fastify app/);
 });
 
 test('koa.cjs and fastify.cjs: plain text routes and framework 404s', async (t) => {

@@ -15,6 +15,8 @@ const cases: Array<[file: string, kind: 'node' | 'fetch', description: string]> 
   ['esm-handler.mjs', 'node', 'a (req, res) handler'],
   ['async-export.cjs', 'node', 'a (req, res) handler'],
   ['tla.mjs', 'node', 'a (req, res) handler'],
+  ['async-fastify.cjs', 'node', 'a Fastify app'],
+  ['koa-callback.cjs', 'node', 'a (req, res) handler'],
 ];
 
 for (const [file, kind, description] of cases) {
