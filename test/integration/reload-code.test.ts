@@ -1,6 +1,6 @@
 // `reload` against the real supervisor (issue 4 "Reload"): new code is picked up; a canary that throws at load makes
 // `reload` exit 1 within the boot timeout while the old generation keeps answering 200; a reload during a reload
-// exits EXIT_BUSY (4); SIGHUP reloads as the verb does. The app file is a copy in a temp dir, rewritten between reloads.
+// exits EXIT_BUSY (4); a canary that never gets ready is given up at --boot-timeout; SIGHUP reloads as the verb does. The app file is a copy in a temp dir, rewritten between reloads.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,6 +85,22 @@ describe('reload', { timeout: 120_000 }, () => {
       throw new Error(`${err.message}: ${JSON.stringify((await s.stats()).workers)}`);
     });
     assert.equal(after.master.generation, before.master.generation, 'the old generation is still the current one');
+  });
+
+  test('a canary that never becomes ready: reload exits 1 after the boot timeout (5 s), old workers untouched', async () => {
+    const before = await s.stats();
+    await s.useFixture('ctl-never-ready.cjs');
+    const r = await s.verb(['reload'], 30_000);
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /^scgi-supervise: ERR_RELOAD_FAILED: /);
+    assert.ok(r.ms >= 4000 && r.ms < 5000 + 4000, `gave up at the 5 s boot timeout: ${r.ms}ms`);
+    assert.deepEqual(await versionsSeen(s, 10), new Set(['v2']));
+    const after = await s.stats();
+    assert.equal(after.master.generation, before.master.generation);
+    for (const w of before.workers) {
+      const now = after.workers.find((x) => x.pid === w.pid);
+      assert.equal(now?.state, 'ready', `old worker ${w.pid} still ready`);
+    }
   });
 
   test('a reload while a reload runs is refused with EXIT_BUSY; the first one completes', async () => {
