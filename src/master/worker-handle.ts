@@ -27,7 +27,7 @@ export interface LastExit {
 }
 
 /** Why the master sent SIGKILL, so the exit that follows is told apart from a crash. */
-export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now' | 'abort';
+export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now';
 
 export class WorkerHandle {
   readonly id: number;

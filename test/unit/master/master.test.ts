@@ -291,3 +291,24 @@ test('messages and exits from unknown pids are logged and ignored; a spawn failu
   tick(60_000);
   assert.equal(spawner.alive.length, 2);
 });
+
+test('reload with surge 2 starts two new workers at once after the canary; a stop during a reload rejects it', async () => {
+  const { spawner, master, tick } = await started({ workers: 4, reloadSurge: 2 });
+  const reload = master.reload();
+  tick();
+  assert.equal(spawner.ofGeneration(2).length, 1); // the canary alone
+  spawner.ofGeneration(2)[0]!.ready();
+  tick();
+  assert.deepEqual(spawner.ofGeneration(2).map((w) => w.options.workerId), [1, 2, 3]);
+  const stopping = master.stop();
+  tick();
+  await stopping;
+  await assert.rejects(reload, (err: unknown) => codeOf(err) === 'ERR_STOPPING');
+  // Every process, old or new, is told to go; nothing new starts.
+  const before = spawner.all.length;
+  for (const w of spawner.alive) assert.ok(w.sent.length + w.signals.length > 0, `pid ${w.pid} was not stopped`);
+  for (const w of spawner.alive) w.exit(0);
+  tick();
+  assert.equal(spawner.all.length, before);
+  assert.equal(await master.done, 0);
+});
