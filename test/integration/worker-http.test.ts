@@ -2,6 +2,7 @@
 // SCGI connections to the real worker entry: body backpressure, big and streamed responses, bodiless responses,
 // hop-by-hop stripping, header splitting, Content-Length enforcement, disconnects, app failures (SCGI.md §5 C, D).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { encodeRequest, nginxLikeParams } from '../../src/protocol/request-encoder.js';
@@ -50,6 +51,25 @@ test('a streamed response of unknown length is close-delimited: no Content-Lengt
   assert.equal(header(res, 'content-length'), undefined);
   assert.equal(header(res, 'transfer-encoding'), undefined);
   assert.equal(outcome.ending, 'fin');
+});
+
+test('a stream piped into res arrives whole; flushHeaders sends the head before the body', async (t) => {
+  const w = await startWorker(t, RAW);
+  const piped = await call(w, 'GET', '/pipe');
+  assert.equal(piped.res.body.toString(), readFileSync(RAW, 'utf8'));
+  // flushHeaders: the head is on the wire ~300 ms before the body.
+  const socket = connectTo(w.target);
+  const started = Date.now();
+  const headAt = await new Promise<number>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('data', (d: Buffer) => {
+      assert.ok(d.toString('latin1').startsWith('Status: 200 OK\r\n'), d.toString('latin1'));
+      resolve(Date.now() - started);
+    });
+    socket.write(encodeRequest(nginxLikeParams({ method: 'GET', uri: '/flush?delayMs=400' })));
+  });
+  socket.destroy();
+  assert.ok(headAt < 300, `head after ${headAt} ms`);
 });
 
 test('HEAD, 204 and 304 send the head only (case 35)', async (t) => {
