@@ -1,0 +1,383 @@
+// One SCGI connection in the worker: socket ↔ RequestParser ↔ adapter exchange, as a state machine.
+// Owns its deadlines (header phase, body idle, drain), error answers, FIN then drain so the kernel never RSTs a
+// response (cases 24-25), and RST when a response cannot be completed (case 33). Not here: the set of
+// connections, the sweep timer and the counters (serve.ts), req/res or Request/Response (the adapters).
+
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import { ProtocolError } from '../protocol/errors.js';
+import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
+import { errorResponse } from '../protocol/response-writer.js';
+import type { Exchange, ExchangeHost } from './exchange.js';
+import type { ServeOptions } from './serve.js';
+import { hexEscape, type WarnLimiter } from './warn-limiter.js';
+
+/**
+ * head: reading the header block (total deadline) → body: the app has the request, the body is arriving (idle
+ * timeout) → app: the whole request is in, waiting for the response (no deadline here) → draining: the response
+ * is done or an error was answered, FIN sent, reading what is left (capped) → closed.
+ */
+export type ConnectionState = 'head' | 'body' | 'app' | 'draining' | 'closed';
+
+/** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
+export interface ConnectionOwner {
+  readonly options: ServeOptions;
+  readonly warnings: WarnLimiter;
+  missingScgiWarned: boolean;
+  inflight: number;
+  requests: number;
+  closed(c: Connection): void;
+}
+
+const kConnection = Symbol('scgi-supervise.connection');
+type TaggedSocket = Socket & { [kConnection]: Connection };
+
+export class Connection implements ParserSink, ExchangeHost {
+  state: ConnectionState = 'head';
+  /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
+  deadline: number;
+  readonly log: Logger;
+  private readonly parser: RequestParser;
+  private exchange: Exchange | null = null;
+  private head: RequestHead | null = null;
+  /** The first chunk received, for the hex dump in protocol warnings. */
+  private first: Buffer | null = null;
+  private drainedBytes = 0;
+  /** The response is over (finished, failed, aborted): nothing more is written by us. */
+  private responded = false;
+  /** This connection holds one of the set's `inflight`. */
+  private counted = false;
+
+  constructor(
+    private readonly set: ConnectionOwner,
+    readonly socket: Socket,
+  ) {
+    this.log = set.options.log;
+    this.parser = new RequestParser(this, set.options.limits);
+    this.deadline = Date.now() + set.options.timeouts.headerTimeoutMs; // total, not per byte (case 13)
+    (socket as TaggedSocket)[kConnection] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+  }
+
+  // --- socket events ---
+
+  data(chunk: Buffer): void {
+    switch (this.state) {
+      case 'head':
+        if (this.first === null) this.first = chunk;
+        break;
+      case 'body':
+        this.deadline = Date.now() + this.set.options.timeouts.bodyIdleTimeoutMs;
+        break;
+      case 'app':
+        break;
+      case 'draining':
+        if (this.parser.state === 'body') {
+          // The rest of the request's own body, answered early by the app: the front end sends it anyway, so it
+          // is read (into the dumped req) under the body idle timeout, and the drain caps start once it is in.
+          this.deadline = Date.now() + this.set.options.timeouts.bodyIdleTimeoutMs;
+          break;
+        }
+        // Bytes nobody will use (after a protocol error, or past CONTENT_LENGTH): dropped, capped (cases 24-25).
+        this.drainedBytes += chunk.length;
+        if (this.drainedBytes > this.set.options.timeouts.drainMaxBytes) this.destroy();
+        return;
+      case 'closed':
+        return;
+      default:
+        return assertNever(this.state);
+    }
+    try {
+      this.parser.push(chunk);
+    } catch (err) {
+      // The app's own 'data' listener threw inside req.push(): the same as a throw in the handler.
+      this.appFailed(err);
+    }
+  }
+
+  peerEnded(): void {
+    switch (this.state) {
+      case 'head':
+      case 'body':
+        // The parser reports: nothing sent / inside the header → silent close; inside the body → truncated.
+        this.parser.end(); // its onError closes the connection
+        if ((this.state as ConnectionState) === 'head' || (this.state as ConnectionState) === 'body') this.destroy();
+        return;
+      case 'app':
+        // No front end half-closes (SCGI.md §4.1): EOF before our response means it went away. Abort like
+        // node:http does when a client disconnects mid-request.
+        this.destroy();
+        return;
+      case 'draining':
+      case 'closed':
+        this.destroy(); // the front end read our response and closed: done
+        return;
+      default:
+        return assertNever(this.state);
+    }
+  }
+
+  socketClosed(): void {
+    this.state = 'closed';
+    this.deadline = Infinity;
+    const exchange = this.exchange;
+    if (exchange !== null && !this.responded) {
+      this.responded = true;
+      this.release();
+      exchange.abort(abortedError());
+    }
+    this.set.closed(this);
+  }
+
+  // --- ParserSink ---
+
+  onHead(head: RequestHead): void {
+    this.head = head;
+    this.first = null;
+    const timeouts = this.set.options.timeouts;
+    if (head.contentLength > 0) {
+      this.state = 'body';
+      this.deadline = Date.now() + timeouts.bodyIdleTimeoutMs;
+    } else {
+      this.state = 'app';
+      this.deadline = Infinity;
+    }
+    this.set.inflight++;
+    this.counted = true;
+    let exchange: Exchange;
+    try {
+      exchange = this.set.options.startExchange(this, head);
+    } catch (err) {
+      this.appFailed(err);
+      return;
+    }
+    this.exchange = exchange;
+    exchange.dispatch();
+  }
+
+  onBody(chunk: Buffer): void {
+    const exchange = this.exchange;
+    if (exchange !== null && !exchange.body(chunk) && !this.responded) this.socket.pause(); // backpressure
+  }
+
+  onEnd(): void {
+    if (this.state === 'body') {
+      this.state = 'app';
+      this.deadline = Infinity;
+    } else if (this.state === 'draining') {
+      this.deadline = Date.now() + this.set.options.timeouts.drainTimeoutMs; // the body is in: now the drain cap
+    }
+    if (this.exchange !== null) this.exchange.end();
+  }
+
+  onError(error: ProtocolError): void {
+    if (this.exchange !== null) {
+      // After the head only a truncated body can fail (case 23): the peer is gone, abort the request.
+      this.log.info({ code: error.code, peer: this.peer() }, `request aborted: ${error.message}`);
+      this.destroy();
+      return;
+    }
+    this.reject(error);
+  }
+
+  onWarning(warning: ParserWarning): void {
+    if (warning.type === 'missing-scgi') {
+      if (this.set.missingScgiWarned) return;
+      this.set.missingScgiWarned = true;
+      // Once per worker (case 19): a config problem, not a per-request event.
+      this.log.warn(
+        { peer: this.peer() },
+        'request without SCGI=1: the front end does not send the standard SCGI variables; with nginx, add `include scgi_params;` to the location',
+      );
+    } else {
+      this.set.warnings.warn(
+        { contentLength: warning.contentLength, httpContentLength: warning.httpContentLength, peer: this.peer() },
+        'CONTENT_LENGTH differs from the client Content-Length; the body length comes from CONTENT_LENGTH (nginx < 1.29.6 with scgi_request_buffering off?)',
+      );
+    }
+  }
+
+  // --- ExchangeHost ---
+
+  responseFinished(complete: boolean): void {
+    if (this.responded) return;
+    this.responded = true;
+    this.release();
+    if (!complete) {
+      this.set.warnings.warn(
+        { method: this.head?.method, uri: this.head?.uri },
+        'app ended a response before its declared Content-Length; connection reset so the client sees the truncation',
+      );
+      this.reset();
+      return;
+    }
+    if (this.exchange !== null) this.exchange.dump();
+    this.startDrain();
+  }
+
+  appFailed(error: unknown): void {
+    const head = this.head;
+    this.log.error({ err: error, method: head?.method, uri: head?.uri }, 'app error while handling a request');
+    const exchange = this.exchange;
+    // Already over, or a throw after res.end(): the answer is complete (its 'finish' drains), only the log remains.
+    if (this.responded || this.state === 'closed' || (exchange !== null && exchange.responseEnded())) return;
+    this.responded = true;
+    this.release();
+    if (exchange !== null && exchange.headWritten()) {
+      // Bytes of a response may be out already: only a reset tells the front end it is broken (case 33).
+      this.reset();
+      return;
+    }
+    this.socket.write(errorResponse(500)); // nothing sent yet: a real answer beats an empty close (case 34)
+    if (exchange !== null) exchange.dump();
+    this.startDrain();
+  }
+
+  resumeBody(): void {
+    if (this.state !== 'closed' && this.socket.isPaused()) this.socket.resume();
+  }
+
+  truncated(declared: number): void {
+    const head = this.head;
+    this.set.warnings.warn(
+      { declared, method: head?.method, uri: head?.uri },
+      'app wrote more than its declared Content-Length; the excess was dropped',
+    );
+  }
+
+  // --- deadlines and closing ---
+
+  onDeadline(now: number): void {
+    const timeouts = this.set.options.timeouts;
+    switch (this.state) {
+      case 'head': {
+        // Nothing at all: silent close; part of a request: 408 (case 13). The deadline beats the size check (case 14).
+        const silent = this.parser.bytesReceived === 0;
+        this.reject(
+          new ProtocolError(
+            'ERR_SCGI_HEADER_TIMEOUT',
+            silent ? null : 408,
+            `no complete SCGI header block within ${timeouts.headerTimeoutMs} ms`,
+          ),
+        );
+        return;
+      }
+      case 'body':
+        if (this.socket.isPaused()) {
+          // The app is not reading (backpressure): our silence, not the front end's.
+          this.deadline = now + timeouts.bodyIdleTimeoutMs;
+          return;
+        }
+        this.set.warnings.warn(
+          { peer: this.peer(), method: this.head?.method, uri: this.head?.uri },
+          `request body idle for ${timeouts.bodyIdleTimeoutMs} ms; closing`,
+        );
+        if (this.exchange !== null && !this.exchange.headWritten()) this.socket.write(errorResponse(408));
+        this.destroy(); // the close aborts the app's request
+        return;
+      case 'draining':
+        this.destroy();
+        return;
+      case 'app':
+      case 'closed':
+        this.deadline = Infinity;
+        return;
+      default:
+        return assertNever(this.state);
+    }
+  }
+
+  /** The graceful deadline passed while this connection was still open. */
+  forceClose(): void {
+    if (this.exchange !== null && !this.responded && this.exchange.headWritten()) this.reset();
+    else this.destroy();
+  }
+
+  /** Answer a protocol error before any app involvement: silent close, or the error response then drain. */
+  private reject(error: ProtocolError): void {
+    if (error.status === null) {
+      this.log.debug({ code: error.code, peer: this.peer() }, `connection closed: ${error.message}`);
+      this.destroy();
+      return;
+    }
+    this.set.warnings.warn(
+      { code: error.code, status: error.status, peer: this.peer(), bytes: this.first === null ? '' : hexEscape(this.first) },
+      `bad SCGI request: ${error.message}`,
+    );
+    this.responded = true;
+    this.socket.write(errorResponse(error.status)); // one write (case 32)
+    this.startDrain(); // even for a 413 the body is read and dropped, capped (case 25)
+  }
+
+  /** FIN after the response, then read and drop until EOF or the caps, so the kernel never RSTs it (cases 24-25). */
+  private startDrain(): void {
+    if (this.state === 'closed' || this.state === 'draining') return;
+    this.state = 'draining';
+    const timeouts = this.set.options.timeouts;
+    this.deadline = Date.now() + (this.parser.state === 'body' ? timeouts.bodyIdleTimeoutMs : timeouts.drainTimeoutMs);
+    this.drainedBytes = 0;
+    this.socket.end();
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private destroy(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.deadline = Infinity;
+    this.socket.destroy();
+  }
+
+  private reset(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.deadline = Infinity;
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      // Unix sockets have no RST (ERR_INVALID_HANDLE_TYPE); a close with unread input gives the peer ECONNRESET.
+      this.socket.destroy();
+    }
+  }
+
+  private release(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.set.inflight--;
+    this.set.requests++;
+  }
+
+  private peer(): string {
+    const s = this.socket;
+    // Before the head this is the front end's address; afterwards REMOTE_ADDR shadows it (node-http-adapter.ts).
+    return s.remoteAddress === undefined ? 'unix' : `${s.remoteAddress}:${s.remotePort ?? ''}`;
+  }
+}
+
+// Socket listeners are shared functions (no closure per connection); `this` is the socket.
+function onSocketData(this: TaggedSocket, chunk: Buffer): void {
+  this[kConnection].data(chunk);
+}
+function onSocketEnd(this: TaggedSocket): void {
+  this[kConnection].peerEnded();
+}
+function onSocketError(this: TaggedSocket, err: Error): void {
+  // EPIPE/ECONNRESET when a front end goes away: routine. 'close' follows and does the cleanup.
+  this[kConnection].log.debug({ code: (err as NodeJS.ErrnoException).code }, `connection error: ${err.message}`);
+}
+function onSocketClose(this: TaggedSocket): void {
+  this[kConnection].socketClosed();
+}
+
+/** What node:http gives a request whose client went away (connResetException('aborted')). */
+function abortedError(): Error {
+  const err = new Error('aborted') as NodeJS.ErrnoException;
+  err.code = 'ECONNRESET';
+  return err;
+}
+
+function assertNever(state: never): never {
+  throw new Error(`unreachable connection state ${String(state)}`);
+}
