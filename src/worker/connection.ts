@@ -305,7 +305,7 @@ export class Connection implements ParserSink, ExchangeHost {
     }
     this.set.warnings.warn(
       { code: error.code, status: error.status, peer: this.peer(), bytes: this.first === null ? '' : hexEscape(this.first) },
-      `bad SCGI request: ${error.message}`,
+      `bad SCGI request: ${error.message}${error.hint === undefined ? '' : `; ${error.hint}`}`,
     );
     this.responded = true;
     this.socket.write(errorResponse(error.status)); // one write (case 32)
