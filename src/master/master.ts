@@ -1,6 +1,7 @@
 // The master: ONE event queue and one step() (drain events → reap exited → reconcile, which also enforces
 // deadlines), in the shape of unicorn's `join` and Puma's `check_workers`. Owns the lifecycle phases and applies
-// what pool.ts decides. Not the decisions (pool.ts), the socket (listener.ts) or processes (spawn-worker.ts).
+// what pool.ts decides. Not the decisions (pool.ts), the socket (listener.ts), the roster and process operations
+// (worker-table.ts) or the errors it reports (failures.ts).
 // Satisfies control/target.ts ControlTarget structurally; signals.ts and the control commands feed the same queue.
 
 import { ControlError, SupervisorError } from '../errors.js';
@@ -9,18 +10,14 @@ import type { WorkerToMaster } from '../worker/messages.js';
 import { Deferred } from './deferred.js';
 import { failureError, stoppingError } from './failures.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
-import { WorkerHandle } from './worker-handle.js';
+import type { WorkerHandle } from './worker-handle.js';
+import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
 import { sampleUsage, seconds, withUsage, workerRows, type ReloadResult, type ScaleResult, type SlotRecord, type StatsSnapshot, type UsageSampler } from './stats.js';
 
-export interface MasterLog {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(obj: object | string, msg?: string): void;
-}
+export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
@@ -33,15 +30,12 @@ export interface MasterOptions {
 }
 
 export type MasterEvent =
-  | { type: 'worker-message'; pid: number; message: WorkerToMaster }
-  | { type: 'worker-exit'; pid: number; code: number | null; signal: NodeJS.Signals | null }
+  | ProcessEvent
   | { type: 'reload'; reply?: Deferred<ReloadResult> }
   | { type: 'stop'; reply?: Deferred<void> }
   | { type: 'scale'; workers: number; reply?: Deferred<ScaleResult> }
   | { type: 'ttin' }
   | { type: 'ttou' };
-
-type Slot = SlotRecord;
 
 interface Reload {
   generation: number;
@@ -57,7 +51,6 @@ const STABLE_UPTIME_MS = 10_000;
 export class Master {
   private readonly config: Config;
   private readonly listener: MasterOptions['listener'];
-  private readonly spawn: SpawnWorker;
   private readonly log: MasterLog;
   private readonly clock: Clock;
   private readonly sample: UsageSampler;
@@ -69,8 +62,7 @@ export class Master {
   private generation = 1;
   private lastGeneration = 1;
   private reloading: Reload | null = null;
-  private readonly workers = new Map<number, WorkerHandle>();
-  private readonly slots = new Map<number, Slot>();
+  private readonly table: WorkerTable;
   private readonly queue: MasterEvent[] = [];
   private readonly exited: Extract<MasterEvent, { type: 'worker-exit' }>[] = [];
   private pendingScales: { from: number; reply: Deferred<ScaleResult> }[] = [];
@@ -83,9 +75,16 @@ export class Master {
   constructor(options: MasterOptions) {
     this.config = options.config;
     this.listener = options.listener;
-    this.spawn = options.spawnWorker;
-    this.log = options.log;
     this.clock = options.clock ?? systemClock;
+    this.table = new WorkerTable({
+      config: options.config,
+      listenFd: options.listener.fd,
+      spawnWorker: options.spawnWorker,
+      clock: this.clock,
+      log: options.log,
+      notify: (event) => this.enqueue(event),
+    });
+    this.log = options.log;
     this.sample = options.sampleUsage ?? sampleUsage;
     this.version = options.version ?? '0.0.0';
     this.target = options.config.workers;
@@ -133,7 +132,7 @@ export class Master {
   /** Read-only: a consistent snapshot of the state now, then cpu/memory sampled for the live pids. */
   async stats(): Promise<StatsSnapshot> {
     const now = this.clock.now();
-    const workers = await withUsage(workerRows(this.workers.values(), this.slots, now), this.sample);
+    const workers = await withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.sample);
     return {
       master: { pid: process.pid, version: this.version, listen: this.listener.address, generation: this.generation, uptime: seconds(now - this.startedAt), workers: this.target },
       workers,
@@ -186,33 +185,10 @@ export class Master {
   }
 
   private onMessage(pid: number, message: WorkerToMaster): void {
-    const h = this.workers.get(pid);
-    if (!h) return this.log.warn(`message ${message.type} from unknown pid ${pid}; ignored`); // Puma: out-of-sync worker list
-    h.lastBeat = this.clock.now();
-    switch (message.type) {
-      case 'ready':
-        if (h.state !== 'starting') return;
-        h.transition('ready', this.clock.now());
-        this.log.info(`${h.label} ready`); // test/integration relies on this line
-        if (this.reloading && h.generation === this.reloading.generation && !this.reloading.canaryPassed) {
-          this.reloading.canaryPassed = true;
-          this.log.info(`reload: canary ${h.label} of generation ${h.generation} is ready; replacing the rest`);
-        }
-        return;
-      case 'load-failed':
-        h.loadError = message.error;
-        return;
-      case 'stats':
-        h.requests = message.requests;
-        h.inflight = message.inflight;
-        return;
-      case 'draining':
-        h.inflight = message.inflight;
-        return;
-      default: {
-        const never: never = message;
-        this.log.warn(`unknown message ${JSON.stringify(never)} from ${h.label}; ignored`);
-      }
+    const h = this.table.record(pid, message);
+    if (h && this.reloading && h.generation === this.reloading.generation && !this.reloading.canaryPassed) {
+      this.reloading.canaryPassed = true;
+      this.log.info(`reload: canary ${h.label} of generation ${h.generation} is ready; replacing the rest`);
     }
   }
 
@@ -224,11 +200,10 @@ export class Master {
   }
 
   private reap(e: Extract<MasterEvent, { type: 'worker-exit' }>): void {
-    const h = this.workers.get(e.pid);
+    const h = this.table.remove(e.pid);
     if (!h) return this.log.debug(`exit of unknown pid ${e.pid}; ignored`);
-    this.workers.delete(e.pid);
     const now = this.clock.now();
-    const slot = this.slotOf(h.id, h.generation);
+    const slot = this.table.slotOf(h.id, h.generation);
     const decision = classifyExit({
       now,
       phase: this.phase as Phase,
@@ -248,7 +223,7 @@ export class Master {
     this.applyExit(h, slot, decision, how);
   }
 
-  private applyExit(h: WorkerHandle, slot: Slot, decision: ExitDecision, how: string): void {
+  private applyExit(h: WorkerHandle, slot: SlotRecord, decision: ExitDecision, how: string): void {
     switch (decision.kind) {
       case 'planned':
         this.log.info(`${h.label} exited ${how} (${decision.reason})`);
@@ -273,8 +248,7 @@ export class Master {
         throw new Error(`unknown exit decision ${JSON.stringify(never)}`);
       }
     }
-    // A slot retired by scale-down is forgotten once nothing runs in it.
-    if (h.id > this.target && ![...this.workers.values()].some((w) => w.id === h.id)) this.slots.delete(h.id);
+    this.table.forgetIfRetired(h.id, this.target);
   }
 
   private reconcile(): void {
@@ -288,8 +262,8 @@ export class Master {
         generation: this.generation,
         reload: this.reloading,
         reloadSurge: this.config.reloadSurge,
-        workers: [...this.workers.values()],
-        slots: this.slots,
+        workers: [...this.table.workers.values()],
+        slots: this.table.slots,
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
       });
@@ -303,30 +277,11 @@ export class Master {
     const now = this.clock.now();
     switch (action.type) {
       case 'spawn':
-        return this.spawnSlot(action.id, action.generation);
-      case 'drain': {
-        const h = this.workers.get(action.pid);
-        if (!h || h.state === 'draining' || h.state === 'exited') return;
-        const wasReady = h.state === 'ready';
-        h.transition('draining', now);
-        h.drainReason = action.reason;
-        // A worker still loading its app cannot drain anything: SIGTERM it (the default action ends it).
-        if (!wasReady || !h.process.send({ type: 'drain' })) h.process.kill('SIGTERM');
-        return;
-      }
-      case 'kill': {
-        const h = this.workers.get(action.pid);
-        if (!h) return;
-        h.killedFor = action.cause;
-        const waited = seconds(now - h.since);
-        this.log.warn(
-          action.cause === 'boot-timeout'
-            ? `${h.label} not ready after ${waited}s (boot timeout), killing`
-            : `${h.label} still draining after ${waited}s (graceful timeout), killing`,
-        );
-        h.process.kill('SIGKILL');
-        return;
-      }
+        return this.table.spawn(action.id, action.generation);
+      case 'drain':
+        return this.table.drain(action.pid, action.reason);
+      case 'kill':
+        return this.table.kill(action.pid, action.cause);
       case 'all-ready':
         this.phase = 'running';
         this.log.info(`ready: ${this.target} workers on ${this.listener.address}`); // stable: tests wait for it
@@ -356,40 +311,6 @@ export class Master {
     }
   }
 
-  private spawnSlot(id: number, generation: number): void {
-    const slot = this.slotOf(id, generation);
-    slot.backoffUntil = null;
-    slot.generation = generation;
-    let child;
-    try {
-      child = this.spawn(
-        {
-          app: this.config.app,
-          workerId: id,
-          generation,
-          limits: this.config.limits,
-          timeouts: this.config.timeouts,
-          gracefulTimeoutMs: this.config.gracefulTimeoutMs,
-          statsIntervalMs: this.config.statsIntervalMs,
-          logLevel: this.config.logLevel,
-          logFormat: this.config.logFormat,
-          backlog: this.config.backlog,
-        },
-        this.listener.fd,
-      );
-    } catch (err) {
-      slot.failures++;
-      slot.backoffUntil = this.clock.now() + Math.max(this.config.restartBackoffMinMs, 100) * 2 ** Math.min(slot.failures, 6);
-      this.log.error({ err }, `worker ${id}: could not start a process; retrying`);
-      return;
-    }
-    const h = new WorkerHandle({ id, generation, process: child, now: this.clock.now(), restarts: slot.restarts });
-    this.workers.set(h.pid, h);
-    child.onMessage((message) => this.enqueue({ type: 'worker-message', pid: h.pid, message }));
-    child.onExit((code, signal) => this.enqueue({ type: 'worker-exit', pid: h.pid, code, signal }));
-    this.log.debug(`${h.label} started (generation ${generation})`);
-  }
-
   private beginReload(reply: Deferred<ReloadResult> | undefined): void {
     const refuse = (err: SupervisorError) => {
       this.log.warn(`reload refused: ${err.message}`);
@@ -410,7 +331,7 @@ export class Master {
     const generation = ++this.lastGeneration;
     this.reloading = { generation, canaryPassed: false, startedAt: this.clock.now(), reply };
     // New code may fix a crash loop: slots waiting to respawn get their new-generation worker at once.
-    for (const slot of this.slots.values()) slot.backoffUntil = null;
+    for (const slot of this.table.slots.values()) slot.backoffUntil = null;
     this.log.info(`reload: starting generation ${generation} (${this.target} workers, surge ${this.config.reloadSurge})`);
   }
 
@@ -418,9 +339,7 @@ export class Master {
     const r = this.reloading;
     if (!r) return;
     this.reloading = null;
-    for (const h of this.workers.values()) {
-      if (h.generation === r.generation) this.apply({ type: 'drain', pid: h.pid, reason: 'reload' });
-    }
+    for (const h of [...this.table.workers.values()]) if (h.generation === r.generation) this.table.drain(h.pid, 'reload');
     const failed = new ControlError('ERR_RELOAD_FAILED', `generation ${r.generation} did not start: ${err.message}`, {
       hint: `generation ${this.generation} keeps serving; fix the app, then reload again`,
       cause: err,
@@ -437,19 +356,11 @@ export class Master {
     }
     if (this.phase === 'stopping') {
       // A second TERM/INT (or stop): do not wait for in-flight requests any more.
-      const left = [...this.workers.values()].filter((h) => h.killedFor === null);
-      this.log.warn(`second stop request: killing ${left.length} workers now`);
-      for (const h of left) {
-        if (h.state !== 'draining') h.transition('draining', this.clock.now());
-        h.drainReason ??= 'stopped';
-        h.killedFor = 'stop-now';
-        h.process.kill('SIGKILL');
-      }
+      this.log.warn(`second stop request: killing ${this.table.killAll()} workers now`);
       reply?.resolve();
       return;
     }
-    const draining = [...this.workers.values()].filter((h) => h.state === 'starting' || h.state === 'ready').length;
-    this.log.info(`stopping: draining ${draining} workers (graceful timeout ${seconds(this.config.gracefulTimeoutMs)}s)`); // stable line
+    this.log.info(`stopping: draining ${this.table.countLive()} workers (graceful timeout ${seconds(this.config.gracefulTimeoutMs)}s)`); // stable line
     this.enterStopping(stoppingError());
     reply?.resolve();
   }
@@ -497,15 +408,6 @@ export class Master {
     this.listener.close();
     this.log.info('stopped'); // stable line, just before the process exits
     this.finished.resolve(this.haltError ? 1 : 0);
-  }
-
-  private slotOf(id: number, generation: number): Slot {
-    let slot = this.slots.get(id);
-    if (!slot) {
-      slot = { restarts: 0, failures: 0, backoffUntil: null, lastExit: null, generation };
-      this.slots.set(id, slot);
-    }
-    return slot;
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {

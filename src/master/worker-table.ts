@@ -1,0 +1,168 @@
+// The master's roster: live WorkerHandles by pid, what it remembers per slot (restarts, backoff, last exit), and
+// the operations on one worker process (spawn, drain, kill, record its messages). Not the decisions (pool.ts) and
+// not the lifecycle phases (master.ts): it does what it is told and reports process events through `notify`.
+
+import type { Config } from '../config/config.js';
+import type { WorkerToMaster } from '../worker/messages.js';
+import type { Clock } from './clock.js';
+import type { SpawnWorker } from './spawn-worker.js';
+import type { ExitReason, SlotRecord } from './stats.js';
+import { WorkerHandle, type KillCause } from './worker-handle.js';
+
+export interface TableLog {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export type ProcessEvent =
+  | { type: 'worker-message'; pid: number; message: WorkerToMaster }
+  | { type: 'worker-exit'; pid: number; code: number | null; signal: NodeJS.Signals | null };
+
+export interface WorkerTableOptions {
+  config: Config;
+  listenFd: number;
+  spawnWorker: SpawnWorker;
+  clock: Clock;
+  log: TableLog;
+  notify(event: ProcessEvent): void;
+}
+
+export class WorkerTable {
+  readonly workers = new Map<number, WorkerHandle>();
+  readonly slots = new Map<number, SlotRecord>();
+
+  constructor(private readonly o: WorkerTableOptions) {}
+
+  get(pid: number): WorkerHandle | undefined {
+    return this.workers.get(pid);
+  }
+
+  /** Takes an exited worker off the roster. */
+  remove(pid: number): WorkerHandle | undefined {
+    const h = this.workers.get(pid);
+    this.workers.delete(pid);
+    return h;
+  }
+
+  slotOf(id: number, generation: number): SlotRecord {
+    let slot = this.slots.get(id);
+    if (!slot) {
+      slot = { restarts: 0, failures: 0, backoffUntil: null, lastExit: null, generation };
+      this.slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  /** A slot retired by scale-down is forgotten once nothing runs in it. */
+  forgetIfRetired(id: number, target: number): void {
+    if (id > target && ![...this.workers.values()].some((w) => w.id === id)) this.slots.delete(id);
+  }
+
+  /** Live means not draining: what serves (or will) in the current pool. */
+  countLive(): number {
+    return [...this.workers.values()].filter((h) => h.state === 'starting' || h.state === 'ready').length;
+  }
+
+  spawn(id: number, generation: number): void {
+    const { config, clock, log } = this.o;
+    const slot = this.slotOf(id, generation);
+    slot.backoffUntil = null;
+    slot.generation = generation;
+    let child;
+    try {
+      child = this.o.spawnWorker(
+        {
+          app: config.app,
+          workerId: id,
+          generation,
+          limits: config.limits,
+          timeouts: config.timeouts,
+          gracefulTimeoutMs: config.gracefulTimeoutMs,
+          statsIntervalMs: config.statsIntervalMs,
+          logLevel: config.logLevel,
+          logFormat: config.logFormat,
+          backlog: config.backlog,
+        },
+        this.o.listenFd,
+      );
+    } catch (err) {
+      // EAGAIN/ENOMEM from fork: back the slot off like a crash, never spin.
+      slot.failures++;
+      slot.backoffUntil = clock.now() + Math.max(config.restartBackoffMinMs, 100) * 2 ** Math.min(slot.failures, 6);
+      log.error({ err }, `worker ${id}: could not start a process; retrying`);
+      return;
+    }
+    const h = new WorkerHandle({ id, generation, process: child, now: clock.now(), restarts: slot.restarts });
+    this.workers.set(h.pid, h);
+    child.onMessage((message) => this.o.notify({ type: 'worker-message', pid: h.pid, message }));
+    child.onExit((code, signal) => this.o.notify({ type: 'worker-exit', pid: h.pid, code, signal }));
+    log.debug(`${h.label} started (generation ${generation})`);
+  }
+
+  drain(pid: number, reason: ExitReason): void {
+    const h = this.workers.get(pid);
+    if (!h || h.state === 'draining' || h.state === 'exited') return;
+    const wasReady = h.state === 'ready';
+    h.transition('draining', this.o.clock.now());
+    h.drainReason = reason;
+    // A worker still loading its app cannot drain anything: SIGTERM it (the default action ends it).
+    if (!wasReady || !h.process.send({ type: 'drain' })) h.process.kill('SIGTERM');
+  }
+
+  kill(pid: number, cause: KillCause): void {
+    const h = this.workers.get(pid);
+    if (!h) return;
+    h.killedFor = cause;
+    const waited = Math.round((this.o.clock.now() - h.since) / 100) / 10;
+    if (cause === 'boot-timeout') this.o.log.warn(`${h.label} not ready after ${waited}s (boot timeout), killing`);
+    else if (cause === 'drain-timeout') this.o.log.warn(`${h.label} still draining after ${waited}s (graceful timeout), killing`);
+    h.process.kill('SIGKILL');
+  }
+
+  /** The second stop request: SIGKILL everything not already being killed. Returns how many. */
+  killAll(): number {
+    const left = [...this.workers.values()].filter((h) => h.killedFor === null);
+    for (const h of left) {
+      if (h.state !== 'draining') {
+        h.transition('draining', this.o.clock.now());
+        h.drainReason = 'stopped';
+      }
+      this.kill(h.pid, 'stop-now');
+    }
+    return left.length;
+  }
+
+  /** Records a worker's message; returns the handle that just became ready, if one did. */
+  record(pid: number, message: WorkerToMaster): WorkerHandle | null {
+    const h = this.workers.get(pid);
+    if (!h) {
+      this.o.log.warn(`message ${message.type} from unknown pid ${pid}; ignored`); // Puma: "Out-of-sync worker list"
+      return null;
+    }
+    h.lastBeat = this.o.clock.now();
+    switch (message.type) {
+      case 'ready':
+        if (h.state !== 'starting') return null; // told to drain while loading: it is on its way out
+        h.transition('ready', this.o.clock.now());
+        this.o.log.info(`${h.label} ready`); // stable line (RULES.md); test/integration waits for it
+        return h;
+      case 'load-failed':
+        h.loadError = message.error;
+        return null;
+      case 'stats':
+        h.requests = message.requests;
+        h.inflight = message.inflight;
+        return null;
+      case 'draining':
+        h.inflight = message.inflight;
+        return null;
+      default: {
+        const never: never = message;
+        this.o.log.warn(`unknown message ${JSON.stringify(never)} from ${h.label}; ignored`);
+        return null;
+      }
+    }
+  }
+}
