@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, fstatSync, lstatSync, readFileSync, u
 import { dirname } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
+import { constants as osConstants } from 'node:os';
 import { ListenError, isErrnoException } from '../errors.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
@@ -76,7 +77,7 @@ async function openTcp(host: string, port: number, backlog: number): Promise<Lis
   const err = handle.getsockname?.(out) ?? 0;
   if (err !== 0 || !out.port) {
     handle.close();
-    throw errnoListenError(shown, err || -98);
+    throw errnoListenError(shown, err || -osConstants.errno.EADDRINUSE);
   }
   const address = formatListenAddress({ kind: 'tcp', host: out.address ?? ip, port: out.port });
   try {
@@ -266,9 +267,10 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-function inUse(address: string): ListenError {
+function inUse(address: string, cause?: unknown): ListenError {
   return new ListenError('ERR_LISTEN_IN_USE', address, `${address} is in use`, {
-    hint: 'another process listens there, pick --listen',
+    hint: 'another process listens there, pick --listen', // RULES.md: tests grep this line
+    cause,
   });
 }
 
@@ -291,7 +293,7 @@ export function wrapErrno(address: string, err: unknown): ListenError {
   const code = isErrnoException(err) ? err.code : undefined;
   switch (code) {
     case 'EADDRINUSE':
-      return Object.assign(inUse(address), { cause: err });
+      return inUse(address, err);
     case 'EACCES':
     case 'EPERM':
       return new ListenError('ERR_LISTEN_PERMISSION', address, `no permission to listen on ${address}`, {
