@@ -7,6 +7,7 @@ import { SupervisorError } from '../errors.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
 import { encodeRequest, nginxLikeParams } from '../protocol/request-encoder.js';
+import { parseResponseHead } from '../protocol/response-parser.js';
 
 export type HeaderList = Array<[name: string, value: string]>;
 
@@ -191,45 +192,4 @@ function resetError(err: NodeJS.ErrnoException, where: string, received: number)
     hint: 'a worker may have crashed mid-request or refused the request; check the supervisor log',
     cause: err,
   });
-}
-
-// TEMPORARY until protocol/response-parser.ts lands (helper P): the same contract, {status, reason, headers,
-// bodyOffset} or null while the head is incomplete; throws on a malformed head.
-function parseResponseHead(data: Buffer): { status: number; reason: string; headers: HeaderList; bodyOffset: number } | null {
-  let end = data.indexOf('\r\n\r\n');
-  let sep = 4;
-  const lf = data.indexOf('\n\n');
-  if (lf !== -1 && (end === -1 || lf < end)) {
-    end = lf;
-    sep = 2;
-  }
-  if (end === -1) return null;
-  const lines = data.subarray(0, end).toString('latin1').split(/\r?\n/);
-  let status = 0;
-  let reason = '';
-  const headers: HeaderList = [];
-  const first = /^HTTP\/\d\.\d (\d{3})(?: (.*))?$/.exec(lines[0] ?? '');
-  if (first) {
-    status = Number(first[1]);
-    reason = first[2] ?? '';
-    lines.shift();
-  }
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`not a header line: ${JSON.stringify(line.slice(0, 80))}`);
-    const name = line.slice(0, colon).trim();
-    const value = line.slice(colon + 1).trim();
-    if (name.toLowerCase() === 'status') {
-      const m = /^(\d{3})(?: (.*))?$/.exec(value);
-      if (!m) throw new Error(`invalid Status ${JSON.stringify(value)}`);
-      status = Number(m[1]);
-      reason = m[2] ?? '';
-    } else headers.push([name, value]);
-  }
-  if (status === 0) {
-    const location = headers.some(([n]) => n.toLowerCase() === 'location');
-    status = location ? 302 : 200;
-    reason = location ? 'Found' : 'OK';
-  }
-  return { status, reason, headers, bodyOffset: end + sep };
 }
