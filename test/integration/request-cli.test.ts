@@ -37,7 +37,7 @@ function requestComplete(data: Buffer): boolean {
   return data.length >= headerEnd + Number(fields[1]);
 }
 
-async function fakeServer(listenOn: { port: number } | { path: string }, behaviour: Behaviour): Promise<Fake> {
+async function fakeServer(listenOn: { port: number; host?: string } | { path: string }, behaviour: Behaviour): Promise<Fake> {
   const seen: Fake['seen'] = [];
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -64,7 +64,7 @@ async function fakeServer(listenOn: { port: number } | { path: string }, behavio
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    if ('port' in listenOn) server.listen(listenOn.port, '127.0.0.1', resolve);
+    if ('port' in listenOn) server.listen(listenOn.port, listenOn.host ?? '127.0.0.1', resolve);
     else server.listen(listenOn.path, resolve);
   });
   return {
@@ -302,6 +302,17 @@ test('unix socket addresses: request bytes (SERVER_PORT 80, REMOTE_PORT 0) and t
   const missing = await runCli(['request', '/', '-l', `unix:${join(dir, 'absent.sock')}`]);
   assert.equal(missing.code, 2, missing.stderr);
   assert.match(missing.stderr, /ERR_REQUEST_FAILED/);
+});
+
+test('IPv6 addresses: [::1]:PORT', async (t) => {
+  const port = await freePort();
+  const fake = await fakeServer({ port, host: '::1' }, { answer: OK });
+  t.after(() => fake.close());
+  const r = await runCli(['request', '/v6', '-l', `[::1]:${port}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.toString('latin1'), 'hello from the fake\n');
+  const got = fake.seen[0]!;
+  assert.equal(got.data.toString('latin1'), expectedRequest({ method: 'GET', uri: '/v6', remotePort: got.remotePort!, serverPort: port }).toString('latin1'));
 });
 
 test('the default address comes from SCGI_SUPERVISE_LISTEN when set', async (t) => {
