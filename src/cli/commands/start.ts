@@ -47,7 +47,7 @@ export const command: CommandModule<object, StartArgs> = {
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
       .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
       .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
-      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: $0 request /')
+      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
       .example('$0 start --config supervisor.yaml app.js', 'options from a YAML file') as unknown as Argv<StartArgs>,
   handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
     const code = await runStart(argv);
