@@ -312,3 +312,19 @@ test('reload with surge 2 starts two new workers at once after the canary; a sto
   assert.equal(spawner.all.length, before);
   assert.equal(await master.done, 0);
 });
+
+test('an unexpected error while applying an action is logged and the loop goes on', async () => {
+  const { spawner, log, master, tick } = await started({ workers: 2 });
+  const [w1, w2] = spawner.alive;
+  w1!.send = () => {
+    throw new Error('channel exploded');
+  };
+  master.enqueue({ type: 'stop' });
+  tick();
+  assert.ok(log.has('unexpected error in the master loop; continuing'));
+  assert.deepEqual(w2!.sent, [{ type: 'drain' }]); // the other worker was still told to drain
+  w2!.exit(0);
+  w1!.exit(null, 'SIGKILL');
+  tick();
+  assert.equal(await master.done, 0);
+});
