@@ -331,7 +331,10 @@ export class Master {
     const generation = ++this.lastGeneration;
     this.reloading = { generation, canaryPassed: false, startedAt: this.clock.now(), reply };
     // New code may fix a crash loop: slots waiting to respawn get their new-generation worker at once.
-    for (const slot of this.table.slots.values()) slot.backoffUntil = null;
+    for (const slot of this.table.slots.values()) {
+      slot.backoffUntil = null;
+      slot.failures = 0;
+    }
     this.log.info(`reload: starting generation ${generation} (${this.target} workers, surge ${this.config.reloadSurge})`);
   }
 
@@ -398,6 +401,8 @@ export class Master {
     const from = this.target;
     this.target = workers;
     if (from !== workers) this.log.info(`scale: ${from} → ${workers} workers`);
+    // A retired slot waiting out a backoff has nothing to drain: forget it now (stats must not list it).
+    for (const id of [...this.table.slots.keys()]) this.table.forgetIfRetired(id, workers);
     if (reply) this.pendingScales.push({ from, reply });
   }
 

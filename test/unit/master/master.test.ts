@@ -328,3 +328,20 @@ test('an unexpected error while applying an action is logged and the loop goes o
   tick();
   assert.equal(await master.done, 0);
 });
+
+test('scaling down forgets a retired slot that was waiting out a backoff', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  const w2 = spawner.alive.find((w) => w.options.workerId === 2)!;
+  w2.exit(1);
+  tick();
+  const replacement = spawner.alive.find((w) => w.options.workerId === 2)!;
+  replacement.exit(1); // second short-lived exit: backoff
+  tick();
+  assert.deepEqual((await master.stats()).workers.map((r) => [r.id, r.state]), [[1, 'ready'], [2, 'backoff']]);
+  const down = master.scale(1);
+  tick();
+  assert.deepEqual(await down, { from: 2, to: 1 });
+  assert.deepEqual((await master.stats()).workers.map((r) => [r.id, r.state]), [[1, 'ready']]);
+  tick(60_000);
+  assert.equal(spawner.alive.length, 1);
+});
