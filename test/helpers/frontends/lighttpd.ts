@@ -1,0 +1,60 @@
+// Runs the real Debian lighttpd in the foreground (-D) in front of SCGI backends: mod_scgi with
+// "check-local" => "disable" (else lighttpd 404s paths that are not files, SCGI.md 2.2), as www-data when we are
+// root, one listening port per transport ($SERVER["socket"] overrides scgi.server for the Unix-socket port).
+
+import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { runFrontEnd, isRoot, RUN_AS, type Backends, type FrontEnd, type FrontEndOptions, type Transport } from './front-end.js';
+
+export const LIGHTTPD_BIN = '/usr/sbin/lighttpd';
+
+export function startLighttpd(options: FrontEndOptions): Promise<FrontEnd> {
+  return runFrontEnd(
+    {
+      name: 'lighttpd',
+      binary: LIGHTTPD_BIN,
+      debianPackage: 'lighttpd',
+      version: '1.4.69 (Debian 12)',
+      render: async (dir, ports, backends) => {
+        await mkdir(`${dir}/htdocs`); // server.document-root must exist
+        await mkdir(`${dir}/uploads`); // request bodies over 64 KiB are buffered to files here
+        // lighttpd opens its error log after dropping to server.username: create it for that user.
+        await writeFile(`${dir}/error.log`, '');
+        if (isRoot()) for (const p of ['uploads', 'error.log']) await chownTo(`${dir}/${p}`, RUN_AS);
+        return { files: { 'lighttpd.conf': lighttpdConf(dir, ports, backends) }, args: ['-D', '-f', `${dir}/lighttpd.conf`], errorLogFile: 'error.log' };
+      },
+    },
+    options,
+  );
+}
+
+async function chownTo(path: string, user: string): Promise<void> {
+  const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }).trim());
+  if (uid !== userInfo().uid) await chown(path, uid, gid);
+}
+
+export function lighttpdConf(dir: string, ports: Partial<Record<Transport, number>>, backends: Backends): string {
+  const scgi = (host: string): string => `scgi.server = ( "/" => (( ${host}, "check-local" => "disable" )) )`;
+  const first = ports.tcp ?? ports.unix!;
+  const lines = [
+    '# rendered by test/helpers/frontends/lighttpd.ts',
+    'server.modules += ( "mod_scgi" )',
+    `server.document-root = "${dir}/htdocs"`,
+    `server.errorlog = "${dir}/error.log"`,
+    `server.upload-dirs = ( "${dir}/uploads" )`,
+    'server.bind = "127.0.0.1"',
+    `server.port = ${first}`,
+    ...(isRoot() ? [`server.username = "${RUN_AS}"`, `server.groupname = "${RUN_AS}"`] : []),
+  ];
+  if (ports.tcp !== undefined && backends.tcp) {
+    lines.push(scgi(`"host" => "${backends.tcp.host}", "port" => ${backends.tcp.port}`));
+  }
+  if (ports.unix !== undefined && backends.unix) {
+    const unix = scgi(`"socket" => "${backends.unix}"`);
+    if (ports.unix === first) lines.push(unix);
+    else lines.push(`$SERVER["socket"] == "127.0.0.1:${ports.unix}" {`, `    ${unix}`, '}');
+  }
+  return lines.join('\n') + '\n';
+}
