@@ -7,7 +7,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
-import { startNginx, type Nginx } from '../helpers/frontends/nginx.js';
+import { startNginx } from '../helpers/frontends/nginx.js';
+import type { FrontEnd } from '../helpers/frontends/front-end.js';
 import { pollFor, startVersioned, type Supervised } from './control-helpers.js';
 
 const CONCURRENCY = 16;
@@ -74,11 +75,12 @@ function startLoad(port: number, maxMs: number): { answeredAfter(at: number): nu
 for (const workers of [2, 8]) {
   describe(`reload under load through nginx, ${workers} workers`, { timeout: 180_000 }, () => {
     let s: Supervised;
-    let nginx: Nginx;
+    let nginx: FrontEnd;
     before(async () => {
       // TCP between nginx and the supervisor: nginx's workers run as another user and could not enter the 0700 temp dir.
       s = await startVersioned({ workers, kind: 'tcp', args: ['--boot-timeout', '20'] });
-      nginx = await startNginx({ upstream: s.listen });
+      if (s.target.kind !== 'tcp') throw new Error('expected a TCP backend');
+      nginx = await startNginx({ backends: { tcp: { host: s.target.host, port: s.target.port } } });
     });
     after(async () => {
       await nginx?.stop();
@@ -86,7 +88,7 @@ for (const workers of [2, 8]) {
     });
 
     test(`${RELOADS} reloads with new code each time: zero non-2xx, zero socket errors, newest code answers`, async (t) => {
-      const port = nginx.port;
+      const port = nginx.ports.tcp!;
       // Warm up: nginx answers from v1.
       for (let i = 0; i < 10; i++) assert.deepEqual((await httpGet(new Agent(), port, '/')).body.split(' ')[0], 'v1');
       const load = startLoad(port, 150_000);
