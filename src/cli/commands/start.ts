@@ -13,7 +13,7 @@ import { SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
-import { installSignalHandlers } from '../../master/signals.js';
+import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
 import { spawnWorker } from '../../master/spawn-worker.js';
 import { EXIT_FAILURE, EXIT_USAGE, printError } from '../format.js';
 
@@ -56,6 +56,22 @@ export const command: CommandModule<object, StartArgs> = {
 };
 
 async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
+  // Signals are caught from the first moment (loading modules and binding take a while on a busy machine) and
+  // held until the master exists: a TERM during start-up is a clean stop, not a death by default action.
+  let deliver: ((event: SignalEvent) => void) | null = null;
+  const early: SignalEvent[] = [];
+  const removeSignals = installSignalHandlers((event) => (deliver ? deliver(event) : early.push(event)));
+  try {
+    return await run(argv, (target) => {
+      deliver = target;
+      for (const event of early.splice(0)) target(event);
+    });
+  } finally {
+    removeSignals();
+  }
+}
+
+async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver: (event: SignalEvent) => void) => void): Promise<number> {
   let config: Config;
   let controlPath: string;
   try {
@@ -84,8 +100,6 @@ async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
     printError(err);
     return EXIT_FAILURE;
   }
-  const removeSignals = installSignalHandlers((event) => master.enqueue(event));
-
   master.start().then(
     () => log.info(`try: ${cliName()} request --listen ${listener.address} /`),
     (err: unknown) => {
@@ -95,8 +109,9 @@ async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
     },
   );
 
+  connectSignals((event) => master.enqueue(event));
+
   const code = await master.done;
-  removeSignals();
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   return code;
 }
