@@ -6,11 +6,13 @@
 // Bytes after the body are counted in `extraBytes` and otherwise ignored (never a second request: case 24).
 // end() tells the parser the peer sent EOF: before any byte → onError(silent); mid-header → onError(silent);
 // mid-body → onError(ERR_SCGI_TRUNCATED_BODY, status null) (case 23).
-// Not here: deadlines (cases 13-14) and draining (case 25) live in worker/serve.ts; responses in response-writer.ts.
+// Not here: the block's pairs (header-block.ts); deadlines (cases 13-14) and draining (case 25) live in worker/;
+// responses in response-writer.ts.
 
 import type { ErrorCode } from '../errors.js';
 import { ProtocolError, type ProtocolStatus } from './errors.js';
 import { DEFAULT_LIMITS, type ProtocolLimits } from './limits.js';
+import { parseDecimal, parseHeaderBlock } from './header-block.js';
 
 export interface RequestHead {
   /** Body length from CONTENT_LENGTH (decimal, leading zeros allowed, never octal). */
@@ -39,17 +41,10 @@ export interface ParserSink {
 
 export type ParserState = 'length' | 'headers' | 'comma' | 'body' | 'done' | 'failed';
 
-// Node's Buffer has this fast, unchecked latin1 decoder (toString('latin1', a, b) wraps it); @types/node omits it.
-interface Latin1Buffer extends Buffer {
-  latin1Slice(start: number, end: number): string;
-}
-
 const COLON = 0x3a;
 const COMMA = 0x2c;
 /** "more than 7 digits" is over any sane header limit (SCGI.md case 5), whatever maxHeaderBytes says. */
 const MAX_LENGTH_DIGITS = 7;
-/** Significant digits of a CONTENT_LENGTH that still fit a safe integer without care (case 18). */
-const MAX_BODY_DIGITS = 15;
 
 export class RequestParser {
   state: ParserState = 'length';
@@ -214,57 +209,15 @@ export class RequestParser {
     return this.failAt(400, 'ERR_SCGI_BAD_NETSTRING', 'header netstring is not followed by a comma');
   }
 
-  /** `name NUL value NUL` pairs in buf[start, stop); on success emits onHead (and onEnd for an empty body). */
+  /** The block in buf[start, stop) and its meaning; on success emits onHead (and onEnd for an empty body). */
   private parseBlock(buf: Buffer, start: number, stop: number): void {
-    if (buf[stop - 1] !== 0) return this.fail('ERR_SCGI_BAD_HEADER', 400, 'header block does not end with a NUL byte');
-    // One C++ call decodes the whole block; the pairs are then cut with string indexOf/slice, which stay in the
-    // JS engine (cheaper than two Buffer#indexOf + two decodes per pair). latin1 is byte-exact (case 22).
-    const text = (buf as Latin1Buffer).latin1Slice(start, stop);
-    const len = text.length;
-    const params: Record<string, string> = Object.create(null);
-    let pos = 0;
-    let count = 0;
-    let clFirst = false;
-    while (pos < len) {
-      const nameEnd = text.indexOf('\0', pos);
-      // "name ::= notnull+" (case 9)
-      if (nameEnd === pos) return this.fail('ERR_SCGI_BAD_HEADER', 400, `empty parameter name at byte ${pos} of the header block`);
-      const valueStart = nameEnd + 1;
-      // The block ends in NUL, so a name that ends the block has no value: an odd number of strings (case 8).
-      if (valueStart === len) return this.fail('ERR_SCGI_BAD_HEADER', 400, 'header block has a name without a value');
-      const valueEnd = text.indexOf('\0', valueStart);
-      const name = text.slice(pos, nameEnd);
-      const value = text.slice(valueStart, valueEnd);
-      pos = valueEnd + 1;
-      if (count === 0) clFirst = name === 'CONTENT_LENGTH';
-      if (++count > this.maxHeaderCount) {
-        return this.fail(
-          'ERR_SCGI_TOO_MANY_HEADERS',
-          431,
-          `header block has more than ${this.maxHeaderCount} parameters`,
-          'raise maxHeaderCount if the front end legitimately sends that many',
-        );
-      }
-      const previous = params[name];
-      if (previous === undefined) {
-        params[name] = value;
-      } else if (!this.strict && name.startsWith('HTTP_')) {
-        // "Duplicate names are not allowed", but nginx < 1.23 and lighttpd < 1.4.83 send them (case 20).
-        params[name] = previous + (name === 'HTTP_COOKIE' ? '; ' : ', ') + value;
-      } else {
-        return this.fail('ERR_SCGI_DUPLICATE_HEADER', 400, `duplicate parameter ${name}`);
-      }
+    const params = parseHeaderBlock(buf, start, stop, this.maxHeaderCount, this.strict);
+    if (params instanceof ProtocolError) {
+      this.state = 'failed';
+      this.sink.onError(params);
+      return;
     }
-    this.checkHead(params, clFirst);
-  }
-
-  private checkHead(params: Record<string, string>, clFirst: boolean): void {
-    const clText = params.CONTENT_LENGTH;
-    if (clText === undefined) {
-      return this.fail('ERR_SCGI_MISSING_CONTENT_LENGTH', 400, 'CONTENT_LENGTH is missing', 'the SCGI spec requires it, even when 0');
-    }
-    // "The first header must have the name CONTENT_LENGTH" (case 16): every tested front end complies.
-    if (!clFirst) return this.fail('ERR_SCGI_CONTENT_LENGTH_NOT_FIRST', 400, 'CONTENT_LENGTH is not the first parameter');
+    const clText = params.CONTENT_LENGTH!; // present and first: parseHeaderBlock checked
     const contentLength = parseDecimal(clText);
     if (contentLength === -1) {
       return this.fail('ERR_SCGI_BAD_CONTENT_LENGTH', 400, `CONTENT_LENGTH ${JSON.stringify(clText)} is not a decimal number`);
@@ -342,34 +295,6 @@ export class RequestParser {
     this.block = null;
     this.sink.onError(new ProtocolError(code, status, message, hint === undefined ? {} : { hint }));
   }
-}
-
-/**
- * "a nonempty sequence of ASCII digits ... in decimal": -1 when not that (`""`, `12a`, `-1`, `+5`, ` 5`, `0x10`, `1e3`,
- * non-ASCII digits), -2 when too large for a safe integer. Leading zeros are decimal (`010` is 10, never octal), and
- * the digit count is guarded before any arithmetic (case 17-18).
- */
-export function parseDecimal(text: string): number {
-  const len = text.length;
-  if (len === 0) return -1;
-  let value = 0;
-  let significant = 0;
-  for (let i = 0; i < len; i++) {
-    const d = text.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    if (significant > 0 || d !== 0) {
-      if (++significant > MAX_BODY_DIGITS) {
-        // Keep scanning: a non-digit later still makes it a 400, not a 413.
-        for (let j = i + 1; j < len; j++) {
-          const e = text.charCodeAt(j) - 0x30;
-          if (e < 0 || e > 9) return -1;
-        }
-        return -2;
-      }
-      value = value * 10 + d;
-    }
-  }
-  return value;
 }
 
 function assertNever(state: never): never {

@@ -1,0 +1,44 @@
+// header-block: parseDecimal's edges (the fixtures cover the block rules through RequestParser).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDecimal, parseHeaderBlock } from '../../../src/protocol/header-block.js';
+import { ProtocolError } from '../../../src/protocol/errors.js';
+
+test('parseDecimal: ASCII digits only, leading zeros decimal, digit-count guard instead of parseInt', () => {
+  const cases: Array<[string, number]> = [
+    ['0', 0],
+    ['10', 10],
+    ['010', 10],
+    ['0000000000000000000000000001', 1],
+    ['999999999999999', 999_999_999_999_999],
+    ['9007199254740991', -2], // 16 significant digits: refused as too large (413), never rounded
+    ['99999999999999999999', -2],
+    ['99999999999999999999x', -1], // still a 400 when a bad byte comes after many digits
+    ['', -1],
+    ['12a', -1],
+    ['-1', -1],
+    ['+5', -1],
+    [' 5', -1],
+    ['5 ', -1],
+    ['0x10', -1],
+    ['1e3', -1],
+    ['1.0', -1],
+    ['١٢', -1],
+    ['\uff11', -1], // fullwidth digit one
+  ];
+  for (const [text, expected] of cases) assert.equal(parseDecimal(text), expected, JSON.stringify(text));
+});
+
+test('parseHeaderBlock returns a null-prototype object in arrival order, or a ProtocolError', () => {
+  const block = Buffer.from('CONTENT_LENGTH\x000\x00B\x002\x00A\x001\x00', 'latin1');
+  const params = parseHeaderBlock(block, 0, block.length, 10, false);
+  assert.ok(!(params instanceof ProtocolError));
+  assert.equal(Object.getPrototypeOf(params), null);
+  assert.deepEqual(Object.entries(params), [['CONTENT_LENGTH', '0'], ['B', '2'], ['A', '1']]);
+  // Offsets inside a larger buffer are honoured (the parser decodes in place from the pushed chunk).
+  const framed = Buffer.concat([Buffer.from('25:'), block, Buffer.from(',body')]);
+  assert.deepEqual(Object.entries(parseHeaderBlock(framed, 3, 3 + block.length, 10, false)), Object.entries(params));
+  const err = parseHeaderBlock(block, 0, block.length - 1, 10, false);
+  assert.ok(err instanceof ProtocolError && err.code === 'ERR_SCGI_BAD_HEADER' && err.status === 400);
+});
