@@ -142,10 +142,10 @@ export async function startWorker(t: TestContext, app: string, options: StartOpt
     target,
     messages,
     stderr: () => log,
-    waitFor: (type, timeoutMs = 10_000) =>
+    waitFor: (type, timeoutMs = 20_000) =>
       until(`message ${type}`, timeoutMs, () => messages.find((m) => m.type === type) as never),
-    waitExit: (timeoutMs = 10_000) => until('exit', timeoutMs, () => exit ?? undefined),
-    waitLog: async (pattern, timeoutMs = 5000) => {
+    waitExit: (timeoutMs = 20_000) => until('exit', timeoutMs, () => exit ?? undefined),
+    waitLog: async (pattern, timeoutMs = 10_000) => {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const m = pattern.exec(log);
@@ -190,7 +190,7 @@ export async function call(w: WorkerUnderTest, method: string, uri: string, opti
     scheme: options.https ? 'https' : 'http',
   });
   params.push(...(options.extraParams ?? []));
-  const outcome = await exchange(w.target, [encodeRequest(params, body)], { timeoutMs: options.timeoutMs ?? 10_000 });
+  const outcome = await exchange(w.target, [encodeRequest(params, body)], { timeoutMs: options.timeoutMs ?? 20_000 });
   let res: CgiResponse;
   try {
     res = parseResponse(outcome.data);

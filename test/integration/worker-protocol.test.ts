@@ -18,12 +18,12 @@ test('header deadline is total, not per byte: a trickled header gets 408, an idl
   const slow = await exchange(w.target, [{ trickle: full, chunkBytes: 1, everyMs: 100 }], { timeoutMs: 5000 });
   assert.equal(slow.ending, 'fin', show(slow));
   assert.equal(parseResponse(slow.data).status, 408);
-  assert.ok(slow.endMs >= 350 && slow.endMs < 2000, `ended after ${slow.endMs} ms`);
+  assert.ok(slow.endMs >= 350 && slow.endMs < 4000, `ended after ${slow.endMs} ms`); // upper bound: loaded CI machines
 
   const idle = await exchange(w.target, [], { timeoutMs: 5000 });
   assert.equal(idle.ending, 'fin', show(idle));
   assert.equal(idle.data.length, 0);
-  assert.ok(idle.endMs >= 350 && idle.endMs < 2000, `ended after ${idle.endMs} ms`);
+  assert.ok(idle.endMs >= 350 && idle.endMs < 4000, `ended after ${idle.endMs} ms`);
   assert.equal((await call(w, 'GET', '/text')).res.status, 200);
 });
 
@@ -32,7 +32,7 @@ test('body idle timeout: a body that stops arriving gets 408 and the app sees th
   const full = encodeRequest(nginxLikeParams({ method: 'POST', uri: '/hang?id=idle' }), Buffer.alloc(100, 0x62));
   const o = await exchange(w.target, [full.subarray(0, full.length - 50)], { timeoutMs: 5000 });
   assert.equal(parseResponse(o.data).status, 408, show(o));
-  assert.ok(o.endMs >= 350 && o.endMs < 2500, `ended after ${o.endMs} ms`);
+  assert.ok(o.endMs >= 350 && o.endMs < 4000, `ended after ${o.endMs} ms`);
   const events = JSON.parse((await call(w, 'GET', '/events?id=idle')).res.body.toString()) as string[];
   assert.ok(events.includes('req-aborted'), events.join());
 });
