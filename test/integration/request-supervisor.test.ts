@@ -51,7 +51,7 @@ for (const kind of ['tcp', 'unix'] as const) {
       workers: 2,
       t,
       ...(kind === 'unix' ? { listen: `unix:${join(dir, 'app.sock')}` } : {}),
-      args: ['--control', join(dir, 'control.sock')],
+      args: ['--control', join(dir, 'control.sock'), '--max-body-bytes', String(2 * 1024 * 1024)],
     });
     const l = ['-l', sup.address];
 
@@ -101,6 +101,14 @@ for (const kind of ['tcp', 'unix'] as const) {
     await t.test('4xx and 5xx exit 1', async () => {
       assert.equal((await runCli(['request', ...l, '/status/404'])).code, 1);
       assert.equal((await runCli(['request', ...l, '/error'])).code, 1);
+    });
+
+    await t.test('an early 413 for a body over --max-body-bytes still arrives (exit 1), though the body is not read', async () => {
+      const file = join(dir, 'too-big.bin');
+      writeFileSync(file, pattern(3 * 1024 * 1024));
+      const r = await runCli(['request', ...l, '-i', '-d', `@${file}`, '/echo']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout.toString('latin1'), /^Status: 413\b/);
     });
 
     await t.test('no supervisor, no response: exit 2', async () => {
