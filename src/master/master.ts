@@ -149,11 +149,20 @@ export class Master {
     this.guard(() => this.reconcile());
   }
 
-  /** The master never dies because of a worker or a bug in one event: log with the stack and go on (unicorn). */
+  /**
+   * The master never dies because of a worker or a bug in one event: log with the stack and go on (unicorn).
+   * A broken invariant (InternalError, e.g. an illegal state transition) stops the workers and exits non-zero
+   * instead (gunicorn HaltServer): the master's view of its workers can no longer be trusted.
+   */
   private guard(fn: () => void): void {
     try {
       fn();
     } catch (err) {
+      if (err instanceof SupervisorError && err.code === 'ERR_INTERNAL') {
+        this.log.error({ err }, 'broken invariant in the master; stopping');
+        this.halt(err);
+        return;
+      }
       this.log.error({ err }, 'unexpected error in the master loop; continuing');
     }
   }
@@ -370,7 +379,8 @@ export class Master {
 
   /** Initial start failed: stop everything and report the app's error (gunicorn HaltServer), no crash loop. */
   private halt(err: SupervisorError): void {
-    if (this.haltError || this.phase === 'stopping') return;
+    if (this.haltError || this.phase === 'stopping' || this.phase === 'stopped') return;
+    if (this.phase === 'running') this.log.info(`stopping: draining ${this.table.countLive()} workers (graceful timeout ${seconds(this.config.gracefulTimeoutMs)}s)`);
     this.haltError = err;
     this.enterStopping(err);
   }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Master } from '../../../src/master/master.js';
-import { SupervisorError } from '../../../src/errors.js';
+import { InternalError, SupervisorError } from '../../../src/errors.js';
 import { EXIT_APP_LOAD_FAILED, EXIT_OK } from '../../../src/worker/exit-codes.js';
 import type { Config } from '../../../src/config/config.js';
 import { FakeClock, FakeListener, FakeLog, FakeSpawner, testConfig } from './fakes.js';
@@ -344,4 +344,20 @@ test('scaling down forgets a retired slot that was waiting out a backoff', async
   assert.deepEqual((await master.stats()).workers.map((r) => [r.id, r.state]), [[1, 'ready']]);
   tick(60_000);
   assert.equal(spawner.alive.length, 1);
+});
+
+test('a broken invariant (InternalError) stops the workers and ends with exit code 1', async () => {
+  const { spawner, log, master, tick } = await started({ workers: 3 });
+  const [w1, w2, w3] = spawner.alive;
+  // Any InternalError thrown inside the loop counts; here the scale-down's drain of worker 3 hits one.
+  w3!.send = () => {
+    throw new InternalError('worker table out of sync');
+  };
+  void master.scale(2).catch(() => undefined);
+  tick();
+  assert.ok(log.has('broken invariant in the master; stopping'), log.lines.join('\n'));
+  assert.deepEqual([w1!.sent, w2!.sent], [[{ type: 'drain' }], [{ type: 'drain' }]]);
+  for (const w of spawner.alive) w.exit(0);
+  tick();
+  assert.equal(await master.done, 1);
 });
