@@ -176,6 +176,14 @@ test('an app that answers before reading a 3 MiB body: the body is read, FIN aft
   assert.equal(res.body.toString(), 'too big\n');
 });
 
+test('Expect: 100-continue is the front end\'s business: hidden from the app, writeContinue writes nothing (case 22)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const { res } = await call(w, 'POST', '/continue', { body: 'x', headers: [['Expect', '100-continue']] });
+  assert.ok(res.head.startsWith('Status: 200 OK\r\n'), res.head);
+  assert.ok(!res.body.toString('latin1').includes('100 Continue'));
+  assert.deepEqual(JSON.parse(res.body.toString()), { expect: null });
+});
+
 test('the app never sees the worker options in its environment', async (t) => {
   const w = await startWorker(t, RAW);
   const { res } = await call(w, 'GET', '/env?name=SCGI_SUPERVISE_WORKER');
