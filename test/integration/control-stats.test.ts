@@ -1,9 +1,10 @@
 // `stats` against the real supervisor (issue 4 "Stats"): the --json field names of control/target.ts, the sum of
 // `requests` equals the requests sent, `restarts` and `lastExit` after a kill -9, plausible cpu and memory, the table,
-// the control socket's modes, and the exit code and message when nothing runs at the path.
+// the control socket's modes (and a real other user refused), and the exit code and message when nothing runs at the path.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { resolveControlPath } from '../../src/control/paths.js';
@@ -102,6 +103,27 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.ok(sock.isSocket());
     assert.equal(sock.mode & 0o777, 0o600);
     assert.equal(statSync(dirname(path)).mode & 0o777, 0o700);
+  });
+
+  test('another user (nobody) cannot connect to the real control socket', async () => {
+    assert.equal(process.getuid!(), 0, 'running a process as nobody needs root (the tests run as root in CI)');
+    const path = resolveControlPath({ listen: parseListenAddress(s.listen) });
+    const script = `const c = require('net').createConnection(${JSON.stringify(path)});
+      c.on('connect', () => { console.log('connected'); c.destroy(); });
+      c.on('error', (e) => console.log(e.code));`;
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', script], { uid: 65534, gid: 65534, cwd: '/', stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.on('error', reject);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve(text.trim());
+      });
+    });
+    assert.equal(out, 'EACCES');
+    assert.equal((await s.stats()).master.pid, s.pid, 'while its owner still can');
   });
 });
 
