@@ -292,8 +292,13 @@ export class Connection implements ParserSink, ExchangeHost {
 
   /** The graceful deadline passed while this connection was still open. */
   forceClose(): void {
-    if (this.exchange !== null && !this.responded && this.exchange.headWritten()) this.reset();
-    else this.destroy();
+    const exchange = this.exchange;
+    if (exchange !== null && !this.responded) {
+      if (exchange.headWritten()) return this.reset(); // a response cut short must look broken (case 33)
+      // Nothing sent yet: a 503 says more than an empty close (case 34); the close then aborts the app's request.
+      this.socket.write(errorResponse(503));
+    }
+    this.destroy();
   }
 
   /** Answer a protocol error before any app involvement: silent close, or the error response then drain. */

@@ -97,6 +97,7 @@ test('the graceful deadline: what is still running is closed, then the worker ex
   assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`); // 300 ms + 1 s fallback + slack
   const o = await inFlight;
   assert.notEqual(o.ending, 'timeout', show(o));
+  assert.equal(parseResponse(o.data).status, 503, show(o)); // nothing was sent yet: a 503, not an empty close
   await w.waitLog(/graceful timeout \(300 ms\) passed/);
 });
 
