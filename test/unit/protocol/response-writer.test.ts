@@ -133,3 +133,17 @@ test('reasonPhrase covers the standard codes', () => {
   }
   assert.equal(reasonPhrase(299), 'Unknown');
 });
+
+test('the name cache never changes a verdict: repeated and many distinct names', () => {
+  for (let round = 0; round < 3; round++) {
+    assert.throws(() => formatHead({ status: 200, headers: [['X Bad', 'v']] }), badHeader);
+    assert.equal(formatHead({ status: 200, headers: [['Connection', 'close'], ['X-Ok', 'v']] }), 'Status: 200 OK\r\nX-Ok: v\r\n\r\n');
+    assert.equal(formatHead({ status: 101, headers: [['Upgrade', 'h2c']] }), 'Status: 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n');
+    assert.equal(formatHead({ status: 200, headers: [['Upgrade', 'h2c']] }), 'Status: 200 OK\r\n\r\n');
+  }
+  // More distinct names than the cache holds: the ones past the bound are still checked and emitted.
+  const headers: Array<[string, string]> = Array.from({ length: 1500 }, (_, i) => [`X-N${i}`, String(i)]);
+  const head = formatHead({ status: 200, headers: [...headers, ['Transfer-Encoding', 'chunked'], ['Proxy-X', '1']] });
+  assert.equal(head.split('\r\n').length, 1 + 1500 + 2);
+  assert.ok(head.includes('X-N1499: 1499\r\n') && !head.includes('Transfer-Encoding') && !head.includes('Proxy-X'));
+});
