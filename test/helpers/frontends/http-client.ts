@@ -21,7 +21,9 @@ export interface HttpRequestOptions {
   host?: string;
   method?: string;
   path: string;
-  headers?: Record<string, string | string[]>;
+  /** An object, or a flat [name, value, name, value…] list to send repeated lines as they are (node:http would
+   * join an array-valued Cookie into one line). */
+  headers?: Record<string, string | string[]> | string[];
   body?: Buffer | string;
   /** Default 30 s for the whole exchange. */
   timeoutMs?: number;
@@ -30,10 +32,13 @@ export interface HttpRequestOptions {
 export function httpRequest(o: HttpRequestOptions): Promise<HttpResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | string[]> = { ...o.headers };
-    if (o.body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) {
-      headers['content-length'] = String(Buffer.byteLength(o.body));
-    }
+    const headers: string[] = [];
+    if (Array.isArray(o.headers)) headers.push(...o.headers);
+    else for (const [k, v] of Object.entries(o.headers ?? {})) for (const one of [v].flat()) headers.push(k, one);
+    const names = headers.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase());
+    // With a list, node:http adds no Host header itself.
+    if (!names.includes('host')) headers.unshift('Host', `${o.host ?? '127.0.0.1'}:${o.port}`);
+    if (o.body !== undefined && !names.includes('content-length')) headers.push('content-length', String(Buffer.byteLength(o.body)));
     const req = request({ host: o.host ?? '127.0.0.1', port: o.port, method: o.method ?? 'GET', path: o.path, headers, agent: false }, (res) => {
       const firstByteMs = Date.now() - started;
       const chunks: Buffer[] = [];

@@ -1,0 +1,102 @@
+// Runs the differential suite for one front end: diff-express.cjs served directly by node:http (in this process) and
+// by two `scgi-supervise start -w 2` (one on TCP, one on a Unix socket) behind the real front end; every case of
+// cases.ts is sent to both and compared (compare.ts). Used by nginx/lighttpd/apache.test.ts; not a test file itself.
+
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { APPS } from '../helpers/paths.js';
+import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
+import { httpRequest, type HttpResponse } from '../helpers/frontends/http-client.js';
+import { makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
+import type { FrontEnd, FrontEndName, FrontEndOptions, Transport } from '../helpers/frontends/front-end.js';
+import { CASES, type DiffCase } from './cases.js';
+import { comparable, framingProblems } from './compare.js';
+
+export const APP = 'diff-express.cjs';
+const WORKERS = 2;
+
+async function startDirect(t: TestContext): Promise<number> {
+  const app = createRequire(import.meta.url)(join(APPS, APP)) as Parameters<typeof createServer>[1];
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  const addr = server.address();
+  assert.ok(addr && typeof addr === 'object');
+  return addr.port;
+}
+
+const tail = (s: string, n = 3000): string => (s.length > n ? `…${s.slice(-n)}` : s);
+
+async function send(port: number, c: DiffCase): Promise<HttpResponse> {
+  return httpRequest({ port, method: c.method ?? 'GET', path: c.path, headers: c.headers, body: c.body, timeoutMs: 30_000 });
+}
+
+export async function runDifferential(
+  t: TestContext,
+  name: FrontEndName,
+  start: (options: FrontEndOptions) => Promise<FrontEnd>,
+): Promise<void> {
+  const dir = await makeTempDir(`diff-${name}`);
+  t.after(() => removeDir(dir));
+  const sock = join(dir, 'scgi.sock');
+  const [directPort, svTcp, svUnix] = await Promise.all([
+    startDirect(t),
+    startSupervisor({ app: APP, workers: WORKERS, t }),
+    startSupervisor({ app: APP, workers: WORKERS, listen: `unix:${sock}`, t }),
+  ]);
+  assert.ok('port' in svTcp.connect, `TCP supervisor address ${svTcp.address}`);
+  const fe = await start({ backends: { tcp: svTcp.connect, unix: sock }, t });
+  const supervisors: Record<Transport, Supervisor> = { tcp: svTcp, unix: svUnix };
+
+  for (const transport of ['tcp', 'unix'] as Transport[]) {
+    const sv = supervisors[transport];
+    const port = fe.ports[transport];
+    assert.ok(port !== undefined);
+    const workersBefore = sv.workerPids();
+    await t.test(`${name} → scgi-supervise over ${transport === 'tcp' ? 'TCP' : 'a Unix socket'}`, async (tt) => {
+      for (const c of CASES) {
+        await tt.test(c.name, async () => {
+          const direct = await send(directPort, c);
+          const mark = fe.errorLog().length;
+          let proxied: HttpResponse;
+          try {
+            proxied = await send(port, c);
+          } catch (err) {
+            throw new Error(`${(err as Error).message}\n--- ${name} log ---\n${tail(fe.errorLog().slice(mark))}\n--- supervisor ---\n${tail(sv.logs())}`);
+          }
+          if (c.directRejects !== undefined) {
+            assert.equal(direct.status, 400, `node:http was expected to reject this (${c.directRejects})`);
+            c.check?.(direct, proxied);
+            return;
+          }
+          const expected = comparable(direct, 'direct');
+          const actual = comparable(proxied, name, direct);
+          const known = c.known?.[name];
+          known?.expect(expected);
+          const context = () =>
+            `${c.method ?? 'GET'} ${c.path.slice(0, 120)} via ${name}/${transport}` +
+            (known ? ` (known ${name} behaviour applied: ${known.why})` : '') +
+            `\n--- ${name} log ---\n${tail(fe.errorLog().slice(mark))}\n--- supervisor ---\n${tail(sv.logs(), 1500)}`;
+          assert.deepEqual(actual, expected, context());
+          assert.deepEqual(framingProblems(c.method ?? 'GET', direct, proxied, known !== undefined), [], context());
+          c.check?.(direct, proxied);
+        });
+      }
+      // Nothing in this run may have crashed or replaced a worker (the log line is the master's, RULES.md).
+      assert.doesNotMatch(sv.logs(), /respawning/, tail(sv.logs()));
+      assert.deepEqual(sv.workerPids().sort(), workersBefore.sort(), 'the same workers served every case');
+    });
+  }
+}
