@@ -248,6 +248,10 @@ export class Connection implements ParserSink, ExchangeHost {
     );
   }
 
+  warn(fields: Record<string, unknown>, msg: string): void {
+    this.set.warnings.warn(fields, msg);
+  }
+
   // --- deadlines and closing ---
 
   onDeadline(now: number): void {

@@ -36,6 +36,8 @@ export interface ExchangeHost {
   resumeBody(): void;
   /** The app wrote more than the Content-Length it declared; the excess was dropped (case 31). Logs once. */
   truncated(declared: number): void;
+  /** A warning a client can trigger at will: rate-limited. */
+  warn(fields: Record<string, unknown>, msg: string): void;
 }
 
 export type StartExchange = (host: ExchangeHost, head: RequestHead) => Exchange;

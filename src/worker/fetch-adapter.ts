@@ -56,7 +56,8 @@ class FetchExchange implements Exchange {
       request = this.buildRequest();
     } catch (err) {
       // A URL or method the WHATWG parser refuses (`CONNECT`, a bad Host): the client's fault, not the app's.
-      this.host.log.warn({ err, uri: this.head.uri, method: this.head.method }, 'request refused: not a valid fetch Request');
+      const reason = err instanceof Error ? err.message : String(err);
+      this.host.warn({ uri: this.head.uri, method: this.head.method, reason }, 'request refused (400): not a valid fetch Request');
       this.writeError(400);
       return;
     }

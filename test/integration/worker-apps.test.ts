@@ -164,6 +164,11 @@ test('hono.mjs: Content-Length for complete bodies, 5 MiB, close-delimited strea
   const error = await call(w, 'GET', '/error');
   assert.equal(error.res.status, 500);
   assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+
+  // A method the WHATWG Request refuses: a 400 from the worker, logged (rate-limited), not an app error.
+  const connect = await call(w, 'CONNECT', '/text');
+  assert.equal(connect.res.status, 400);
+  await w.waitLog(/request refused \(400\): not a valid fetch Request/);
 });
 
 test('hono.mjs: the Request signal aborts when the front end goes away, and the worker keeps serving', async (t) => {
