@@ -24,7 +24,7 @@ export interface DiffCase {
   headers?: Record<string, string | string[]> | string[];
   body?: Buffer | string;
   /** Extra assertions on the two raw responses (e.g. the direct response really had no Content-Length). */
-  check?(direct: HttpResponse, proxied: HttpResponse): void;
+  check?(direct: HttpResponse, proxied: HttpResponse, via: FrontEndName): void;
   known?: Partial<Record<FrontEndName, Known>>;
   /**
    * node:http itself cannot serve this request (it answers 400), so there is nothing to compare: the direct 400 is
@@ -54,6 +54,12 @@ function editJson(c: Comparable, edit: (v: Record<string, unknown>) => void): vo
   assert.equal(c.headers.etag, weakEtag(Buffer.from(c.body.text)), 'the ETag is the one Express derives from the body');
   c.body = bodyOf(body);
   c.headers.etag = weakEtag(body);
+}
+
+/** The app writes 6 pieces 25 ms apart: the head must arrive well before the end (each write was flushed). */
+function assertStreamed(r: HttpResponse, via: string): void {
+  const spread = r.timings.totalMs - r.timings.firstByteMs;
+  assert.ok(spread >= 80, `${via}: head after ${r.timings.firstByteMs} ms, end after ${r.timings.totalMs} ms: not streamed`);
 }
 
 const noContentLength = (r: HttpResponse, what: string): void =>
@@ -171,7 +177,30 @@ export const CASES: DiffCase[] = [
   {
     name: 'streamed response of unknown length (several writes with pauses)',
     path: '/stream',
-    check: (d) => noContentLength(d, 'stream'),
+    check: (d, p, via) => {
+      noContentLength(d, 'stream');
+      // nginx (scgi_buffering on, the default) and lighttpd (server.stream-response-body = 0, the default) collect
+      // this small response before sending it; only Apache passes each write on. The worker itself flushes each
+      // write (the /stream-unbuffered case shows it through nginx).
+      assertStreamed(d, 'direct');
+      if (via === 'apache') assertStreamed(p, via);
+    },
+  },
+  {
+    name: 'streamed response with X-Accel-Buffering: no',
+    path: '/stream-unbuffered',
+    check: (d, p, via) => {
+      noContentLength(d, 'stream');
+      assertStreamed(d, 'direct');
+      // lighttpd ignores X-Accel-Buffering and collects the response (SCGI.md §4.2: "buffers everything").
+      if (via !== 'lighttpd') assertStreamed(p, via);
+    },
+    known: {
+      nginx: {
+        why: 'nginx acts on X-Accel-Buffering and hides it from the client (SCGI.md §2.1)',
+        expect: (d) => void delete d.headers['x-accel-buffering'],
+      },
+    },
   },
   { name: 'GET 5 MiB with Content-Length', path: '/big' },
   { name: 'GET 5 MiB streamed without Content-Length', path: '/big-stream', check: (d) => noContentLength(d, 'big-stream') },

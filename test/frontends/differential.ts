@@ -13,7 +13,12 @@ import { httpRequest, type HttpResponse } from '../helpers/frontends/http-client
 import { makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
 import type { FrontEnd, FrontEndName, FrontEndOptions, Transport } from '../helpers/frontends/front-end.js';
 import { CASES, type DiffCase } from './cases.js';
-import { comparable, framingProblems } from './compare.js';
+import { comparable, framingProblems, type Comparable } from './compare.js';
+
+/** Idempotent cases with no front-end exception, replayed concurrently to mix big and small responses on 2 workers. */
+const CONCURRENT = CASES.filter((c) =>
+  ['/text', '/json', '/big', '/big-stream', '/stream', '/upload', '/cookies', '/etag'].includes(c.path) && !c.known && !c.directRejects && !c.headers,
+);
 
 export const APP = 'diff-express.cjs';
 const WORKERS = 2;
@@ -78,7 +83,7 @@ export async function runDifferential(
           }
           if (c.directRejects !== undefined) {
             assert.equal(direct.status, 400, `node:http was expected to reject this (${c.directRejects})`);
-            c.check?.(direct, proxied);
+            c.check?.(direct, proxied, name);
             return;
           }
           const expected = comparable(direct, 'direct');
@@ -91,12 +96,27 @@ export async function runDifferential(
             `\n--- ${name} log ---\n${tail(fe.errorLog().slice(mark))}\n--- supervisor ---\n${tail(sv.logs(), 1500)}`;
           assert.deepEqual(actual, expected, context());
           assert.deepEqual(framingProblems(c.method ?? 'GET', direct, proxied, known !== undefined), [], context());
-          c.check?.(direct, proxied);
+          c.check?.(direct, proxied, name);
         });
       }
+      await tt.test('the same requests, 4 at a time per case, all at once', async () => {
+        const expected = new Map<DiffCase, Comparable>();
+        for (const c of CONCURRENT) expected.set(c, comparable(await send(directPort, c), 'direct'));
+        const jobs = CONCURRENT.flatMap((c) => [0, 1, 2, 3].map(() => c));
+        const results = await Promise.all(jobs.map(async (c) => ({ c, r: await send(port, c) })));
+        for (const { c, r } of results) {
+          assert.deepEqual(comparable(r, name, undefined), expected.get(c), `${c.name} (concurrent) via ${name}/${transport}`);
+        }
+      });
       // Nothing in this run may have crashed or replaced a worker (the log line is the master's, RULES.md).
       assert.doesNotMatch(sv.logs(), /respawning/, tail(sv.logs()));
       assert.deepEqual(sv.workerPids().sort(), workersBefore.sort(), 'the same workers served every case');
     });
   }
+  await t.test('both supervisors stop on SIGTERM with exit code 0', async () => {
+    for (const sv of [svTcp, svUnix]) {
+      const info = await sv.stop('SIGTERM', 15_000);
+      assert.deepEqual(info, { code: 0, signal: null }, tail(sv.logs()));
+    }
+  });
 }
