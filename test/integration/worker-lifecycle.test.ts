@@ -77,6 +77,17 @@ for (const how of ['drain message', 'SIGTERM'] as const) {
   });
 }
 
+test('one worker holds 200 slow requests at once and answers them all; the counters add up', async (t) => {
+  const w = await startWorker(t, PID_APP, { statsIntervalMs: 100 });
+  const outcomes = await Promise.all(Array.from({ length: 200 }, () => slowRequest(w, 300)));
+  for (const o of outcomes) assert.equal(parseResponse(o.data).body.toString(), `${w.pid}\n`, show(o));
+  const deadline = Date.now() + 10_000;
+  while (!w.messages.some((m) => m.type === 'stats' && m.requests === 200 && m.inflight === 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(w.messages.some((m) => m.type === 'stats' && m.requests === 200 && m.inflight === 0), JSON.stringify(w.messages.slice(-3)));
+});
+
 test('SIGINT and SIGHUP are ignored (the master coordinates)', async (t) => {
   const w = await startWorker(t, PID_APP);
   w.child.kill('SIGINT');
