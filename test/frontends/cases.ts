@@ -14,7 +14,9 @@ export interface Known {
   /** Why the front end makes this differ (cite SCGI.md). */
   why: string;
   /** Turns the direct response into what this front end must answer instead. */
-  expect(direct: Comparable): void;
+  expect?(direct: Comparable): void;
+  /** When the front end answers by itself (nothing to compare): assertions on its response instead. */
+  instead?(proxied: HttpResponse): void;
 }
 
 export interface DiffCase {
@@ -161,6 +163,34 @@ export const CASES: DiffCase[] = [
     },
   },
   { name: 'POST with an empty body', method: 'POST', path: '/upload', body: '' },
+  {
+    name: 'POST with a chunked request body',
+    method: 'POST',
+    path: '/upload',
+    headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream' },
+    body: UPLOAD.subarray(0, 100_000),
+    known: {
+      nginx: {
+        why: 'nginx collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (SCGI.md §4.1 c)',
+        expect: (d) => editJson(d, (v) => (v.contentLength = '100000')),
+      },
+      lighttpd: {
+        why: 'lighttpd collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (SCGI.md §4.1 c)',
+        expect: (d) => editJson(d, (v) => (v.contentLength = '100000')),
+      },
+      apache: {
+        why: 'mod_proxy_scgi refuses chunked request bodies with 411, after opening an empty connection to the worker (SCGI.md §2.3, §4.1 c)',
+        instead: (p) => assert.equal(p.status, 411),
+      },
+    },
+  },
+  {
+    name: 'POST with Expect: 100-continue',
+    method: 'POST',
+    path: '/upload',
+    headers: { expect: '100-continue', 'content-type': 'application/octet-stream' },
+    body: UPLOAD.subarray(0, 50_000),
+  },
   { name: 'POST then 303 See Other', method: 'POST', path: '/form', body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
   { name: 'redirect 302 with a relative Location', path: '/redirect' },
   { name: 'redirect 301 with an absolute Location', path: '/redirect-absolute' },

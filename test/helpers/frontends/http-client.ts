@@ -38,7 +38,7 @@ export function httpRequest(o: HttpRequestOptions): Promise<HttpResponse> {
     const names = headers.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase());
     // With a list, node:http adds no Host header itself.
     if (!names.includes('host')) headers.unshift('Host', `${o.host ?? '127.0.0.1'}:${o.port}`);
-    if (o.body !== undefined && !names.includes('content-length')) headers.push('content-length', String(Buffer.byteLength(o.body)));
+    if (o.body !== undefined && !names.includes('content-length') && !names.includes('transfer-encoding')) headers.push('content-length', String(Buffer.byteLength(o.body)));
     const req = request({ host: o.host ?? '127.0.0.1', port: o.port, method: o.method ?? 'GET', path: o.path, headers, agent: false }, (res) => {
       const firstByteMs = Date.now() - started;
       const chunks: Buffer[] = [];
