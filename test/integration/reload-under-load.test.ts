@@ -6,6 +6,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import type { FrontEnd } from '../helpers/frontends/front-end.js';
@@ -72,6 +73,24 @@ function startLoad(port: number, maxMs: number): { answeredAfter(at: number): nu
   };
 }
 
+/** `wrk -t1 -c16 -d<s>s URL`; resolves with its whole output (it prints "Non-2xx or 3xx responses" and "Socket errors"
+ *  lines only when there were any). Bounded: killed by pid after the duration plus a margin. */
+function runWrk(url: string, seconds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/wrk', ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.on('error', reject); // ENOENT: wrk is missing, and the test must fail, not skip
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`wrk exited ${code}: ${out}`));
+      else resolve(out);
+    });
+  });
+}
+
 for (const workers of [2, 8]) {
   describe(`reload under load through nginx, ${workers} workers`, { timeout: 180_000 }, () => {
     let s: Supervised;
@@ -130,6 +149,30 @@ for (const workers of [2, 8]) {
       const tail = result.versions.filter(([at]) => at > lastEnd).map(([, v]) => v);
       assert.ok(tail.length > 0, 'responses after the last reload');
       assert.deepEqual(new Set(tail), new Set([`v${RELOADS + 1}`]));
+    });
+
+    test('the same with wrk: two reloads during its run, no "Non-2xx" and no "Socket errors" line', async (t) => {
+      const url = `http://127.0.0.1:${nginx.ports.tcp!}/`;
+      const seconds = workers <= 2 ? 8 : 20;
+      const wrkStarted = Date.now();
+      const wrk = runWrk(url, seconds);
+      // Reload twice while wrk runs (it starts at once; reloads take seconds, so both land inside its run).
+      for (const version of ['w1', 'w2']) {
+        await s.setVersion(version);
+        const r = await s.verb(['reload'], 120_000);
+        assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+        assert.match(r.stdout, RELOADED);
+      }
+      const reloadsDone = Date.now();
+      const out = await wrk;
+      // Otherwise the run proved nothing about reloads under load.
+      assert.ok(reloadsDone < wrkStarted + seconds * 1000, `both reloads finished inside the ${seconds} s wrk run`);
+      t.diagnostic(`wrk, ${workers} workers, 2 reloads: ${/Requests\/sec:\s+\S+/.exec(out)?.[0] ?? out}`);
+      assert.match(out, /\d+ requests in /);
+      assert.doesNotMatch(out, /Non-2xx or 3xx responses/, out);
+      assert.doesNotMatch(out, /Socket errors/, out);
+      const after = await httpGet(new Agent(), nginx.ports.tcp!, '/');
+      assert.equal(after.body.split(' ')[0], 'w2');
     });
   });
 }
