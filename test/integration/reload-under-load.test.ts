@@ -2,7 +2,7 @@
 // changes between reloads. Zero non-2xx responses, zero socket errors, every reload exits 0, and afterwards every
 // response comes from the newest code. Run with 2 and 8 workers; the reload durations are reported as diagnostics
 // (the figures of the closing note). The load is a bounded Node loop of 16 keep-alive clients, so every response's
-// status and body can be checked, not only counted.
+// status and body can be checked, not only counted; a second test does the same with wrk and checks its error lines.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
