@@ -12,7 +12,7 @@ import { makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { startLighttpd } from '../helpers/frontends/lighttpd.js';
 import { startApache } from '../helpers/frontends/apache.js';
-import type { FrontEnd, FrontEndOptions, Transport } from '../helpers/frontends/front-end.js';
+import { runFrontEnd, type FrontEnd, type FrontEndOptions, type Transport } from '../helpers/frontends/front-end.js';
 
 const RUNNERS: [string, (o: FrontEndOptions) => Promise<FrontEnd>][] = [
   ['nginx', startNginx],
@@ -49,3 +49,13 @@ for (const [name, start] of RUNNERS) {
     }
   });
 }
+
+test('a missing front-end binary is a clear error, never a skip', async () => {
+  await assert.rejects(
+    runFrontEnd(
+      { name: 'nginx', binary: '/nonexistent/sbin/nginx', debianPackage: 'nginx', version: '-', render: () => Promise.reject(new Error('not reached')) },
+      { backends: { tcp: { host: '127.0.0.1', port: 9 } } },
+    ),
+    /\/nonexistent\/sbin\/nginx is missing; install it: apt-get install -y nginx/,
+  );
+});
