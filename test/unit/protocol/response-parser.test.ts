@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseResponseHead } from '../../../src/protocol/response-parser.js';
 import { ProtocolError } from '../../../src/protocol/errors.js';
+import { formatHead } from '../../../src/protocol/response-writer.js';
+import { prng } from './parser-harness.js';
 
 const L = (s: string) => Buffer.from(s, 'latin1');
 const badHead = (err: unknown) => err instanceof ProtocolError && err.code === 'ERR_SCGI_BAD_RESPONSE_HEADER';
@@ -79,4 +81,33 @@ test('a head over the maximum size throws, with or without its blank line', () =
   assert.ok(parseResponseHead(big, 1000));
   const huge = L(`X-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`);
   assert.throws(() => parseResponseHead(huge), badHead, 'default limit 64 KiB');
+});
+
+test('2000 random heads: formatHead output reads back identically; mutated bytes give a head, null or ProtocolError only', () => {
+  const random = prng(7);
+  const int = (n: number) => Math.floor(random() * n);
+  const tokenChars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  for (let i = 0; i < 2000; i++) {
+    const headers: Array<[string, string]> = [];
+    for (let h = int(6); h > 0; h--) {
+      const name = 'X-' + Array.from({ length: 1 + int(8) }, () => tokenChars[int(tokenChars.length)]).join('');
+      // values: printable latin1 without surrounding blanks (the reader trims them, as front ends do)
+      const value = Array.from({ length: int(12) }, () => String.fromCharCode(0x21 + int(0x5e))).join('');
+      headers.push([name, value]);
+    }
+    const status = 100 + int(500);
+    const bytes = Buffer.from(formatHead({ status, headers }) + 'body', 'latin1');
+    const head = parseResponseHead(bytes);
+    assert.ok(head);
+    assert.equal(head.status, status);
+    assert.deepEqual(head.headers, headers);
+    assert.equal(bytes.subarray(head.bodyOffset).toString(), 'body');
+    const mutated = Buffer.from(bytes);
+    for (let m = 1 + int(3); m > 0; m--) mutated[int(mutated.length)] = int(256);
+    try {
+      parseResponseHead(mutated.subarray(0, int(mutated.length + 1)));
+    } catch (err) {
+      assert.ok(badHead(err), `seed 7, round ${i}: ${String(err)}`);
+    }
+  }
 });
