@@ -47,6 +47,7 @@ const kOutHeaders: symbol | undefined = Object.getOwnPropertySymbols(new Outgoin
   (s) => s.description === 'kOutHeaders',
 );
 const protoSend = (OutgoingMessage.prototype as unknown as CgiResponse)._send;
+const protoDestroy = OutgoingMessage.prototype.destroy;
 // Set by OutgoingMessage#write when it returned false; node:http's server relays the socket's 'drain' to the
 // response only then (socketOnDrain), and so do we.
 const kNeedDrain: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
@@ -137,6 +138,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     res.writeContinue = ignoreInterim; // the front end already answered 100 Continue (case 22)
     res.writeProcessing = ignoreInterim;
     res.writeEarlyHints = ignoreInterim;
+    res.destroy = destroyResponse;
     res[kRemaining] = -1;
     const exchange = new NodeExchange(host, handler, req, res);
     res[kExchange] = exchange;
@@ -273,6 +275,24 @@ function sendWithinLength(
   if (remaining === 0) return protoSend.call(this, '', 'latin1', callback, 0);
   const bytes = typeof data === 'string' ? Buffer.from(data, encoding || 'utf8') : data;
   return protoSend.call(this, bytes.subarray(0, remaining), null, callback, remaining);
+}
+
+/**
+ * res.destroy() before the response finished: the app gave up on it (stream.pipeline does this when the source
+ * fails mid-body). node:http would just close the socket, but in SCGI a close-delimited body ended by FIN looks
+ * complete: so it is an app failure, answered like one (500 if nothing was sent, else RST: cases 33-34).
+ */
+function destroyResponse(this: CgiResponse, error?: Error): CgiResponse {
+  const socket = this.socket;
+  if (this.destroyed || this.writableFinished || socket === null) return protoDestroy.call(this, error) as CgiResponse;
+  const exchange = this[kExchange];
+  exchange.host.appFailed(error ?? new Error('the app destroyed its response before finishing it'));
+  if (exchange.headWritten() || this.writableEnded) return protoDestroy.call(this, error) as CgiResponse; // socket reset
+  // A 500 went out and the connection drains: keep the socket, retire this response as destroy() would.
+  this.detachSocket(socket);
+  this.destroyed = true;
+  process.nextTick(emitResClose, this);
+  return this;
 }
 
 function onSocketDrain(this: Socket & { _httpMessage?: CgiResponse | null }): void {

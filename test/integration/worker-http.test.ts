@@ -184,6 +184,17 @@ test('Expect: 100-continue is the front end\'s business: hidden from the app, wr
   assert.deepEqual(JSON.parse(res.body.toString()), { expect: null });
 });
 
+test('res.destroy() mid-response (a failed stream.pipeline) resets; before any byte it is a 500 (cases 33-34)', async (t) => {
+  const w = await startWorker(t, RAW);
+  const failed = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/pipeline-fail' })));
+  assert.ok(failed.reset, show(failed.outcome));
+  await w.waitLog(/fixture: the source failed mid-body/);
+  const early = await call(w, 'GET', '/destroy-early');
+  assert.equal(early.res.status, 500);
+  assert.equal(early.outcome.ending, 'fin');
+  assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+});
+
 test('the app never sees the worker options in its environment', async (t) => {
   const w = await startWorker(t, RAW);
   const { res } = await call(w, 'GET', '/env?name=SCGI_SUPERVISE_WORKER');
