@@ -43,6 +43,7 @@ export function controlPathFor(args: ControlArgs, env: NodeJS.ProcessEnv = proce
   const file = configFile === undefined ? null : readYamlConfig(resolve(cwd, configFile));
   const fromFile = (key: string): string | undefined => {
     const v = file?.values[key];
+    if (typeof v === 'number') return String(v); // `listen: 4000` in YAML is a number
     return typeof v === 'string' && v !== '' ? v : undefined;
   };
   const pick = (flag: string | undefined, envName: string, key: string): { value: string; base: string } | null => {

@@ -79,6 +79,8 @@ test('controlPathFor: flags, then SCGI_SUPERVISE_* env, then the YAML file, then
     assert.equal(controlPathFor({ config: file }, {}), listen('5003'));
     assert.equal(controlPathFor({}, { SCGI_SUPERVISE_CONFIG: file }), listen('5003'));
     assert.equal(controlPathFor({ config: file, listen: '5004' }, {}), listen('5004'));
+    writeFileSync(file, 'app: app.js\nlisten: 5005\n');
+    assert.equal(controlPathFor({ config: file }, {}), listen('5005'), 'a bare port in YAML is a number');
     writeFileSync(file, 'app: app.js\nname: shop\ncontrol: run/ctl.sock\n');
     assert.equal(controlPathFor({ config: file }, {}), join(dir, 'run', 'ctl.sock'), 'relative to the file');
     assert.equal(controlPathFor({ config: file, control: '/x/c.sock' }, {}), '/x/c.sock');
