@@ -260,8 +260,7 @@ export class RequestParser {
     if (contentLength === 0) {
       this.state = 'done';
       this.sink.onHead({ contentLength, params, method, uri });
-      // The sink may have failed us meanwhile (nothing may follow onError).
-      if (this.state === 'done') this.sink.onEnd();
+      this.sink.onEnd(); // no body to wait for (case 26)
     } else {
       this.state = 'body';
       this.bodyRemaining = contentLength;
