@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { APPS } from '../helpers/paths.js';
 import { encodeRequest, nginxLikeParams } from '../../src/protocol/request-encoder.js';
-import { connectTo, header, headerValues } from '../helpers/scgi-raw.js';
-import { call, pattern, sha256, startWorker } from './worker-harness.js';
+import { connectTo, header, headerValues, show } from '../helpers/scgi-raw.js';
+import { call, pattern, sendExpectingReset, sha256, startWorker } from './worker-harness.js';
 
 test('every export kind answers: raw handler, ESM default, Promise export, top-level await', async (t) => {
   const expectations: Array<[string, string]> = [
@@ -164,6 +164,11 @@ test('hono.mjs: Content-Length for complete bodies, 5 MiB, close-delimited strea
   const error = await call(w, 'GET', '/error');
   assert.equal(error.res.status, 500);
   assert.equal((await call(w, 'GET', '/text')).res.status, 200);
+
+  // A body stream that fails after the head went out: RST, so the truncation is visible (case 33).
+  const failed = await sendExpectingReset(w, encodeRequest(nginxLikeParams({ method: 'GET', uri: '/stream-fail' })));
+  assert.ok(failed.reset, show(failed.outcome));
+  await w.waitLog(/fixture: the body stream failed/);
 
   // A method the WHATWG Request refuses: a 400 from the worker, logged (rate-limited), not an app error.
   const connect = await call(w, 'CONNECT', '/text');
