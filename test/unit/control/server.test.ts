@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { ControlClient, controlRequest } from '../../../src/control/client.js';
 import { encodeFrame } from '../../../src/control/protocol.js';
 import type { SupervisorError } from '../../../src/errors.js';
 import { SNAPSHOT, rawClient, startServer, tempDir, until, within } from './fake-target.js';
-import { join } from 'node:path';
 
 test('each command reaches the target and answers with its result', async (t) => {
   const { path, target } = await startServer(t);
