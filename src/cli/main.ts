@@ -3,23 +3,24 @@
 
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { command as start } from './commands/start.js';
-import { command as request } from './commands/request.js';
-import { command as reload } from './commands/reload.js';
-import { command as stats } from './commands/stats.js';
-import { command as scale } from './commands/scale.js';
-import { command as stop } from './commands/stop.js';
+import type { CommandModule } from 'yargs';
 import { EXIT_USAGE } from './format.js';
 
-await yargs(hideBin(process.argv))
+const VERBS = ['start', 'request', 'reload', 'stats', 'scale', 'stop'] as const;
+
+// Load only the verb being run: `request` as a health check should not pay for loading the master and its libraries.
+// With no verb (or --help at the top), every verb is loaded so the help lists them all.
+const argv = hideBin(process.argv);
+const verb = VERBS.find((v) => v === argv[0]);
+const modules: Array<{ command: CommandModule }> = await Promise.all(
+  (verb ? [verb] : VERBS).map((v) => import(`./commands/${v}.js`) as Promise<{ command: CommandModule }>),
+);
+
+let cli = yargs(argv);
+for (const m of modules) cli = cli.command(m.command);
+await cli
   .scriptName('scgi-supervise')
   .usage('$0 <command> [options]\n\nA supervisor for pre-forked SCGI workers behind nginx, lighttpd or Apache.')
-  .command(start)
-  .command(request)
-  .command(reload)
-  .command(stats)
-  .command(scale)
-  .command(stop)
   .demandCommand(1, 'Say what to do: start, request, reload, stats, scale or stop (see --help).')
   .strict()
   .recommendCommands()
