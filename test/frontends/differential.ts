@@ -1,5 +1,5 @@
 // Runs the differential suite for one front end: diff-express.cjs served directly by node:http (in this process) and
-// by two `scgi-supervise start -w 2` (one on TCP, one on a Unix socket) behind the real front end; every case of
+// by three `scgi-supervise start -w 2` (on 127.0.0.1, on [::1] and on a Unix socket) behind the real front end; every case of
 // cases.ts is sent to both and compared (compare.ts). Used by nginx/lighttpd/apache.test.ts; not a test file itself.
 
 import assert from 'node:assert/strict';
@@ -10,8 +10,8 @@ import type { TestContext } from 'node:test';
 import { APPS } from '../helpers/paths.js';
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { httpRequest, type HttpResponse } from '../helpers/frontends/http-client.js';
-import { makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
-import type { FrontEnd, FrontEndName, FrontEndOptions, Transport } from '../helpers/frontends/front-end.js';
+import { freePort, makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
+import { TRANSPORTS, type FrontEnd, type FrontEndName, type FrontEndOptions, type Transport } from '../helpers/frontends/front-end.js';
 import { CASES, type DiffCase } from './cases.js';
 import { comparable, framingProblems, type Comparable } from './compare.js';
 
@@ -22,6 +22,7 @@ const CONCURRENT = CASES.filter((c) =>
 
 export const APP = 'diff-express.cjs';
 const WORKERS = 2;
+const LABEL: Record<Transport, string> = { tcp: 'TCP 127.0.0.1', tcp6: 'TCP [::1]', unix: 'a Unix socket' };
 
 async function startDirect(t: TestContext): Promise<number> {
   const app = createRequire(import.meta.url)(join(APPS, APP)) as Parameters<typeof createServer>[1];
@@ -56,21 +57,23 @@ export async function runDifferential(
   const dir = await makeTempDir(`diff-${name}`);
   t.after(() => removeDir(dir));
   const sock = join(dir, 'scgi.sock');
-  const [directPort, svTcp, svUnix] = await Promise.all([
+  const [directPort, svTcp, svTcp6, svUnix] = await Promise.all([
     startDirect(t),
     startSupervisor({ app: APP, workers: WORKERS, t }),
+    startSupervisor({ app: APP, workers: WORKERS, listen: `[::1]:${await freePort('::1')}`, t }),
     startSupervisor({ app: APP, workers: WORKERS, listen: `unix:${sock}`, t }),
   ]);
   assert.ok('port' in svTcp.connect, `TCP supervisor address ${svTcp.address}`);
-  const fe = await start({ backends: { tcp: svTcp.connect, unix: sock }, t });
-  const supervisors: Record<Transport, Supervisor> = { tcp: svTcp, unix: svUnix };
+  assert.ok('port' in svTcp6.connect && svTcp6.connect.host === '::1', `IPv6 supervisor address ${svTcp6.address}`);
+  const fe = await start({ backends: { tcp: svTcp.connect, tcp6: svTcp6.connect, unix: sock }, t });
+  const supervisors: Record<Transport, Supervisor> = { tcp: svTcp, tcp6: svTcp6, unix: svUnix };
 
-  for (const transport of ['tcp', 'unix'] as Transport[]) {
+  for (const transport of TRANSPORTS) {
     const sv = supervisors[transport];
     const port = fe.ports[transport];
     assert.ok(port !== undefined);
     const workersBefore = sv.workerPids();
-    await t.test(`${name} → scgi-supervise over ${transport === 'tcp' ? 'TCP' : 'a Unix socket'}`, async (tt) => {
+    await t.test(`${name} → scgi-supervise over ${LABEL[transport]}`, async (tt) => {
       for (const c of CASES) {
         await tt.test(c.name, async () => {
           const direct = await send(directPort, c);
@@ -120,8 +123,8 @@ export async function runDifferential(
       assert.deepEqual(sv.workerPids().sort(), workersBefore.sort(), 'the same workers served every case');
     });
   }
-  await t.test('both supervisors stop on SIGTERM with exit code 0', async () => {
-    for (const sv of [svTcp, svUnix]) {
+  await t.test('every supervisor stops on SIGTERM with exit code 0', async () => {
+    for (const sv of [svTcp, svTcp6, svUnix]) {
       const info = await sv.stop('SIGTERM', 15_000);
       assert.deepEqual(info, { code: 0, signal: null }, tail(sv.logs()));
     }

@@ -52,11 +52,11 @@ test('SIGKILL of every worker behind nginx, lighttpd and Apache: no refused conn
   assert.ok('port' in svTcp.connect);
   const backends = { tcp: svTcp.connect, unix: sock };
   const frontEnds: FrontEnd[] = await Promise.all([startNginx({ backends, t }), startLighttpd({ backends, t }), startApache({ backends, t })]);
-  const supervisors: Record<Transport, Supervisor> = { tcp: svTcp, unix: svUnix };
+  const supervisors: Partial<Record<Transport, Supervisor>> = { tcp: svTcp, unix: svUnix };
 
   for (const transport of ['tcp', 'unix'] as Transport[]) {
     await t.test(`over ${transport === 'tcp' ? 'TCP' : 'a Unix socket'}`, async (tt) => {
-      const sv = supervisors[transport];
+      const sv = supervisors[transport]!;
       const before = sv.workerPids();
       assert.equal(before.length, WORKERS);
       const started = Date.now();

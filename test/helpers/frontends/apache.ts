@@ -32,6 +32,7 @@ Listen 127.0.0.1:${port}
 </VirtualHost>`;
   const vhosts: string[] = [];
   if (ports.tcp !== undefined && backends.tcp) vhosts.push(vhost(ports.tcp, `scgi://${backends.tcp.host}:${backends.tcp.port}/`));
+  if (ports.tcp6 !== undefined && backends.tcp6) vhosts.push(vhost(ports.tcp6, `scgi://[${backends.tcp6.host}]:${backends.tcp6.port}/`));
   // The unix:…|scgi:// form (SCGI.md §3); "localhost" is only a placeholder for the URL parser.
   if (ports.unix !== undefined && backends.unix) vhosts.push(vhost(ports.unix, `unix:${backends.unix}|scgi://localhost/`));
   return `# rendered by test/helpers/frontends/apache.ts

@@ -9,11 +9,13 @@ import type { TestContext } from 'node:test';
 import { freePort, GiveUp, makeTempDir, removeDir, spawnCollecting, stopProcess, waitFor } from './process-utils.js';
 
 export type FrontEndName = 'nginx' | 'lighttpd' | 'apache';
-export type Transport = 'tcp' | 'unix';
+export type Transport = 'tcp' | 'tcp6' | 'unix';
+export const TRANSPORTS: Transport[] = ['tcp', 'tcp6', 'unix'];
 
 /** Where the front end sends SCGI: one HTTP port per backend given. */
 export interface Backends {
   tcp?: { host: string; port: number };
+  tcp6?: { host: string; port: number }; // host '::1'
   unix?: string; // absolute socket path
 }
 
@@ -66,9 +68,8 @@ export async function runFrontEnd(spec: RunnerSpec, options: FrontEndOptions): P
     throw new Error(`${spec.name}: ${spec.binary} is missing; install it: apt-get install -y ${spec.debianPackage}`);
   }
   const ports: Partial<Record<Transport, number>> = {};
-  if (options.backends.tcp) ports.tcp = await freePort();
-  if (options.backends.unix) ports.unix = await freePort();
-  if (ports.tcp === undefined && ports.unix === undefined) throw new Error(`${spec.name}: no backend given`);
+  for (const t of TRANSPORTS) if (options.backends[t]) ports[t] = await freePort();
+  if (Object.keys(ports).length === 0) throw new Error(`${spec.name}: no backend given`);
 
   const dir = await makeTempDir(spec.name);
   const { writeFile } = await import('node:fs/promises');

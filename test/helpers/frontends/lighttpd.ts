@@ -37,7 +37,12 @@ async function chownTo(path: string, user: string): Promise<void> {
 
 export function lighttpdConf(dir: string, ports: Partial<Record<Transport, number>>, backends: Backends): string {
   const scgi = (host: string): string => `scgi.server = ( "/" => (( ${host}, "check-local" => "disable" )) )`;
-  const first = ports.tcp ?? ports.unix!;
+  // The first port is server.port (global scgi.server); each other one gets a $SERVER["socket"] block.
+  const targets: [number, string][] = [];
+  if (ports.tcp !== undefined && backends.tcp) targets.push([ports.tcp, `"host" => "${backends.tcp.host}", "port" => ${backends.tcp.port}`]);
+  if (ports.tcp6 !== undefined && backends.tcp6) targets.push([ports.tcp6, `"host" => "${backends.tcp6.host}", "port" => ${backends.tcp6.port}`]);
+  if (ports.unix !== undefined && backends.unix) targets.push([ports.unix, `"socket" => "${backends.unix}"`]);
+  const [first, ...others] = targets;
   const lines = [
     '# rendered by test/helpers/frontends/lighttpd.ts',
     'server.modules += ( "mod_scgi" )',
@@ -45,16 +50,10 @@ export function lighttpdConf(dir: string, ports: Partial<Record<Transport, numbe
     `server.errorlog = "${dir}/error.log"`,
     `server.upload-dirs = ( "${dir}/uploads" )`,
     'server.bind = "127.0.0.1"',
-    `server.port = ${first}`,
+    `server.port = ${first[0]}`,
     ...(isRoot() ? [`server.username = "${RUN_AS}"`, `server.groupname = "${RUN_AS}"`] : []),
+    scgi(first[1]),
   ];
-  if (ports.tcp !== undefined && backends.tcp) {
-    lines.push(scgi(`"host" => "${backends.tcp.host}", "port" => ${backends.tcp.port}`));
-  }
-  if (ports.unix !== undefined && backends.unix) {
-    const unix = scgi(`"socket" => "${backends.unix}"`);
-    if (ports.unix === first) lines.push(unix);
-    else lines.push(`$SERVER["socket"] == "127.0.0.1:${ports.unix}" {`, `    ${unix}`, '}');
-  }
+  for (const [port, target] of others) lines.push(`$SERVER["socket"] == "127.0.0.1:${port}" {`, `    ${scgi(target)}`, '}');
   return lines.join('\n') + '\n';
 }

@@ -35,6 +35,7 @@ export function nginxConf(dir: string, ports: Partial<Record<Transport, number>>
     }`;
   const servers: string[] = [];
   if (ports.tcp !== undefined && backends.tcp) servers.push(server(ports.tcp, `${backends.tcp.host}:${backends.tcp.port}`));
+  if (ports.tcp6 !== undefined && backends.tcp6) servers.push(server(ports.tcp6, `[${backends.tcp6.host}]:${backends.tcp6.port}`));
   if (ports.unix !== undefined && backends.unix) servers.push(server(ports.unix, `unix:${backends.unix}`));
   const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${dir}/${k}_temp;`);
   return `# rendered by test/helpers/frontends/nginx.ts
