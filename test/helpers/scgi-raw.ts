@@ -33,7 +33,7 @@ export type Step =
 
 export type Ending =
   | 'fin' // the peer half-closed or closed cleanly
-  | 'rst' // ECONNRESET
+  | 'rst' // ECONNRESET (also when it arrived right behind a FIN-looking EOF: see the probe in exchange())
   | 'timeout' // nothing ended the connection within timeoutMs
   | 'refused' // ECONNREFUSED (or ENOENT for a unix socket path)
   | 'error'; // any other socket error (errorCode says which)
@@ -79,6 +79,7 @@ export function exchange(target: Target, steps: Step[], options: ExchangeOptions
     let finished = false; // steps must stop
     let timer: NodeJS.Timeout | null = null;
     let lingerTimer: NodeJS.Timeout | null = null;
+    let eofSeen = false; // an EOF whose probe write is in flight
 
     const done = (): void => {
       if (finished) return;
@@ -117,10 +118,18 @@ export function exchange(target: Target, steps: Step[], options: ExchangeOptions
       if (firstByteAt === null) firstByteAt = Date.now();
       if (outcome === null) chunks.push(chunk);
     });
-    socket.on('end', () => settle('fin', null));
+    socket.on('end', () => {
+      // libuv reports EOF, not ECONNRESET, when an RST arrives right behind the data (a POLLHUP after a partial
+      // read), so a FIN is confirmed by writing one probe byte: it fails at once if the peer reset (sk_err is set).
+      if (outcome !== null || socket.writableEnded || socket.destroyed) return settle('fin', null);
+      eofSeen = true;
+      socket.write(PROBE, (err?: Error | null) =>
+        err ? settle('rst', (err as NodeJS.ErrnoException).code ?? 'ECONNRESET') : settle('fin', null),
+      );
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? 'UNKNOWN';
-      if (code === 'ECONNRESET') settle('rst', code);
+      if (code === 'ECONNRESET' || eofSeen) settle('rst', code);
       else if (code === 'ECONNREFUSED' || code === 'ENOENT') settle('refused', code);
       else settle('error', code);
     });
@@ -163,6 +172,8 @@ export function exchange(target: Target, steps: Step[], options: ExchangeOptions
     }
   });
 }
+
+const PROBE = Buffer.from('\n');
 
 // ---- request bytes, hand-made (hostile tests must control every byte) ----
 

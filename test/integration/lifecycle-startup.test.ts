@@ -95,6 +95,7 @@ describe('starting', { timeout: 60_000 }, () => {
     const path = join(dir, 'live.sock');
     const owner = createServer((c) => {
       c.on('error', () => {}); // the supervisor's probe may connect and reset
+      c.resume(); // read to EOF, so the connection closes and owner.close() can finish
       c.end('owner');
     });
     await listenOn(owner, path);
