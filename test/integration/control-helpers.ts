@@ -89,7 +89,8 @@ export async function startVersioned(options: { workers: number; kind?: 'tcp' | 
     throw err;
   }
   const cleanup = async (): Promise<void> => {
-    await sup.stop('SIGKILL', 1000);
+    // SIGTERM so the master removes its control socket file; SIGKILL after 5 s (helpers/supervisor.ts).
+    await sup.stop('SIGTERM', 5000);
     await rm(dir, { recursive: true, force: true });
   };
   const verb = (args: string[], timeoutMs?: number) => runCli([...args, '-l', listen], timeoutMs);
