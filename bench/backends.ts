@@ -38,6 +38,7 @@ export interface StartContext {
   shape: Shape;
   flupDir?: string;
   nodeEnv?: NodeJS.ProcessEnv; // added to the Node backends' env
+  productArgs?: string[]; // extra `start` flags, e.g. --reload-surge 4
   nodeArgs?: string[]; // node flags before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS); workers inherit execArgv
 }
 
@@ -52,7 +53,7 @@ export async function startBackend(name: BackendName, ctx: StartContext): Promis
     case 'product-express':
     case 'product-fetch': {
       const app = name === 'product-express' ? 'bench-express.cjs' : name === 'product-fetch' ? 'bench-fetch.mjs' : shape.app === 'big' ? 'bench-big.cjs' : 'bench-hello.cjs';
-      group = new ProcessGroup(name, process.execPath, [...(ctx.nodeArgs ?? []), CLI, 'start', join(APPS, app), '-w', workers, '-l', `127.0.0.1:${port}`], {
+      group = new ProcessGroup(name, process.execPath, [...(ctx.nodeArgs ?? []), CLI, 'start', join(APPS, app), '-w', workers, '-l', `127.0.0.1:${port}`, ...(ctx.productArgs ?? [])], {
         env: { ...process.env, ...ctx.nodeEnv },
         cwd: ROOT,
       });

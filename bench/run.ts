@@ -18,7 +18,8 @@ import { measure, type Sample } from './measure.js';
 import { startNginx, type Route } from './nginx.js';
 import { installCleanup, type ProcessGroup } from './process-group.js';
 import { renderLifecycle, renderTables, type Excluded, type Lifecycle } from './report.js';
-import { summarize } from './summary.js';
+import { median, summarize } from './summary.js';
+import { readStat, rssKiB } from './proc-stats.js';
 
 const OPTIONS = {
   full: { type: 'boolean', default: false },
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
 
   const samples: Sample[] = [];
   const excluded: Excluded[] = [];
+  const idleRssKiB = new Map<string, number[]>(); // shape + backend → each worker's RSS after start, before any load
   try {
     for (const shape of shapes) {
       const running = new Map<BackendName, ProcessGroup>();
@@ -129,6 +131,8 @@ async function main(): Promise<void> {
           const wrong = await checkBody(route.listenPort, expected);
           if (wrong !== undefined) throw new Error(`wrong answer through nginx: ${wrong}`);
           running.set(name, group);
+          const tree = group.tree();
+          idleRssKiB.set(shape.name + '\u0000' + name, tree.slice(1).filter((pid) => readStat(pid)?.ppid === tree[0]).map(rssKiB));
         } catch (error) {
           await group?.stop();
           const reason = (error as Error).message;
@@ -166,7 +170,8 @@ async function main(): Promise<void> {
     const bareHello = summaries.find((s) => s.shape === shapes[0]!.name && s.backend === 'bare-shared');
     if (productHello && bareHello) {
       const delta = productHello.rssWorkerMiB - bareHello.rssWorkerMiB;
-      lifecycle.workerRssMiB = { product: productHello.rssWorkerMiB, bare: bareHello.rssWorkerMiB, deltaMiB: delta, targetMiB: 5 };
+      const idle = (name: string) => median(idleRssKiB.get(shapes[0]!.name + '\u0000' + name) ?? []) / 1024;
+      lifecycle.workerRssMiB = { product: productHello.rssWorkerMiB, bare: bareHello.rssWorkerMiB, deltaMiB: delta, productIdle: idle('product'), bareIdle: idle('bare-shared'), targetMiB: 5 };
     }
     const productRan = productHello !== undefined;
     if (!opts['no-lifecycle'] && productRan) {
@@ -177,8 +182,11 @@ async function main(): Promise<void> {
       } catch (error) {
         notes.push(`respawn not measured: ${(error as Error).message.split('\n')[0]}`);
       }
-      log('lifecycle: rolling reload of 8 workers');
-      lifecycle.reload = await measureReload(route.backendPort, route.listenPort);
+      lifecycle.reload = [];
+      for (const surge of [1, 4]) {
+        log(`lifecycle: rolling reload of 8 workers, --reload-surge ${surge}`);
+        lifecycle.reload.push(await measureReload(route.backendPort, route.listenPort, surge));
+      }
     } else if (!productRan && selected.includes('product')) {
       notes.push('product did not run, so worker RSS, respawn and reload were not measured');
     }
