@@ -11,7 +11,7 @@ import { APPS } from '../helpers/paths.js';
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { httpRequest, type HttpResponse } from '../helpers/frontends/http-client.js';
 import { freePort, makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
-import { TRANSPORTS, type FrontEnd, type FrontEndName, type FrontEndOptions, type Transport } from '../helpers/frontends/front-end.js';
+import { problemLines, TRANSPORTS, type FrontEnd, type FrontEndName, type FrontEndOptions, type Transport } from '../helpers/frontends/front-end.js';
 import { CASES, type DiffCase } from './cases.js';
 import { comparable, framingProblems, type Comparable } from './compare.js';
 
@@ -123,6 +123,9 @@ export async function runDifferential(
       assert.deepEqual(sv.workerPids().sort(), workersBefore.sort(), 'the same workers served every case');
     });
   }
+  await t.test(`${name} logged no errors while serving the cases`, () => {
+    assert.deepEqual(problemLines(name, fe.errorLog()), [], fe.errorLog());
+  });
   await t.test('every supervisor stops on SIGTERM with exit code 0', async () => {
     for (const sv of [svTcp, svTcp6, svUnix]) {
       const info = await sv.stop('SIGTERM', 15_000);

@@ -53,6 +53,9 @@ StartServers 1
 ServerLimit 1
 ThreadsPerChild 32
 MaxRequestWorkers 32
+# The defaults (75/250) exceed one 32-thread child and make mpm_event log AH10159 at level error.
+MinSpareThreads 4
+MaxSpareThreads 32
 ${vhosts.join('\n')}
 `;
 }

@@ -118,6 +118,27 @@ export async function runFrontEnd(spec: RunnerSpec, options: FrontEndOptions): P
   return { name: spec.name, version: spec.version, dir, pid: proc.pid!, ports, errorLog, stop };
 }
 
+/**
+ * Lines of a front end's error log that report a problem (with the backend or otherwise): nginx and Apache at
+ * level error or worse; lighttpd has no levels, so every line except start/stop notices. Buffering notices
+ * (nginx "[warn] … buffered to a temporary file") are not problems.
+ */
+export function problemLines(name: FrontEndName, log: string): string[] {
+  const lines = log.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('---'));
+  switch (name) {
+    case 'nginx':
+      return lines.filter((l) => /\[(error|crit|alert|emerg)\]/.test(l));
+    case 'apache':
+      return lines.filter((l) => /:(error|crit|alert|emerg)\]/.test(l));
+    case 'lighttpd':
+      return lines.filter((l) => !/server (started|stopped|shutdown)|logfiles cycled/.test(l));
+    default: {
+      const never: never = name;
+      return [String(never)];
+    }
+  }
+}
+
 /** True once anything answers with an HTTP status line (a 404 or 502 counts: the front end itself is up). */
 function probeHttp(port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
