@@ -74,7 +74,12 @@ export interface Supervised {
 }
 
 /** Starts `start <copy of APPS/ctl-versioned.cjs> -w N -l <tcp|unix>` and waits for `ready: N workers`. */
-export async function startVersioned(options: { workers: number; kind?: 'tcp' | 'unix'; args?: string[] }): Promise<Supervised> {
+export async function startVersioned(options: {
+  workers: number;
+  kind?: 'tcp' | 'unix';
+  /** Extra `start` arguments; a function gets the temp dir (e.g. for `--control <dir>/ctl/c.sock`). */
+  args?: string[] | ((dir: string) => string[]);
+}): Promise<Supervised> {
   const dir = await mkdtemp(join(tmpdir(), 'scgi-ctl-'));
   const appFile = join(dir, 'app.cjs');
   await copyFile(join(APPS, 'ctl-versioned.cjs'), appFile);
@@ -83,7 +88,8 @@ export async function startVersioned(options: { workers: number; kind?: 'tcp' | 
   const listen = listenArg(target);
   let sup: Supervisor;
   try {
-    sup = await startSupervisor({ app: appFile, workers: options.workers, listen, args: options.args ?? [] });
+    const args = typeof options.args === 'function' ? options.args(dir) : options.args ?? [];
+    sup = await startSupervisor({ app: appFile, workers: options.workers, listen, args });
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
     throw err;

@@ -1,14 +1,15 @@
 // `scale`, TTIN/TTOU and `stop` against the real supervisor (issue 4 "Stop and scale"), and the control path rule
 // end to end: two supervisors with different listen addresses and no control options each get their own socket,
-// and each verb given the same -l as a start reaches that one.
+// and each verb given the same -l as a start reaches that one; --name and --control reach theirs.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolveControlPath } from '../../src/control/paths.js';
 import { parseListenAddress } from '../../src/config/listen-address.js';
 import { pidExited } from '../../src/cli/commands/stop.js';
-import { type Supervised, get, isAlive, pollFor, startVersioned } from './control-helpers.js';
+import { get, isAlive, pollFor, runCli, startVersioned, type Supervised } from './control-helpers.js';
 
 async function readyCount(s: Supervised, generation?: number): Promise<{ ready: number; total: number; target: number }> {
   const snap = await s.stats();
@@ -101,6 +102,41 @@ describe('two supervisors, different listen addresses, no control options', { ti
     assert.ok(pidExited(a.pid));
     assert.ok(isAlive(b.pid), 'stopping A left B running');
     assert.equal((await b.stats()).master.workers, 2);
+  });
+});
+
+describe('--name and --control', { timeout: 90_000 }, () => {
+  let named: Supervised;
+  let explicit: Supervised;
+  const name = `ctl-test-${process.pid}`;
+  before(async () => {
+    named = await startVersioned({ workers: 1, args: ['--name', name] });
+    explicit = await startVersioned({ workers: 1, args: (dir) => ['--control', join(dir, 'ctl', 'c.sock')] });
+  });
+  after(async () => {
+    await named?.cleanup();
+    await explicit?.cleanup();
+  });
+
+  test('a supervisor started with --name is reached by --name alone, and not by its -l', async () => {
+    const r = await runCli(['stats', '--json', '--name', name], 15_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).master.pid, named.pid);
+    const byListen = await named.verb(['stats']);
+    assert.equal(byListen.code, 3, 'the listen-derived path is not used when --name was given');
+  });
+
+  test('a supervisor started with --control PATH is reached by --control PATH, in a 0700 dir it created', async () => {
+    const path = join(explicit.dir, 'ctl', 'c.sock');
+    const r = await runCli(['stats', '--json', '--control', path], 15_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).master.pid, explicit.pid);
+    assert.equal(statSync(join(explicit.dir, 'ctl')).mode & 0o777, 0o700);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const stopped = await runCli(['stop', '--control', path], 60_000);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.ok(pidExited(explicit.pid));
+    assert.equal(existsSync(path), false);
   });
 });
 
