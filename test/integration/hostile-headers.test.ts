@@ -193,3 +193,39 @@ for (const kind of ['tcp', 'unix'] as const) {
     });
   });
 }
+
+describe('strict mode and configured limits (SCGI.md cases 5, 18, 19, 20; "all limits must be configurable")', { timeout: 30_000 }, () => {
+  let s: Served;
+  before(async () => {
+    s = await serve({
+      app: 'life-echo.cjs',
+      kind: 'tcp',
+      args: ['--strict', '--max-header-bytes', '2048', '--max-body-bytes', '100'],
+      env: { SCGI_SUPERVISE_MAX_HEADER_COUNT: '20' }, // no flag for this one; the environment layer sets it
+    });
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  test('--strict: SCGI missing or not "1" gets 400, and so does any duplicate name', async () => {
+    assertRejected(await exchange(s.target, [frame(block([['CONTENT_LENGTH', '0'], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/']]))]), 400);
+    assertRejected(await exchange(s.target, [frame(block([['CONTENT_LENGTH', '0'], ['SCGI', '2'], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/']]))]), 400);
+    assertRejected(await exchange(s.target, [request('GET', '/', [['HTTP_X_FOO', 'a'], ['HTTP_X_FOO', 'b']])]), 400);
+    assert.equal(echoOf(await exchange(s.target, [request('GET', '/fine', [['HTTP_X_FOO', 'a']])])).url, '/fine');
+  });
+
+  test('--max-header-bytes and max-header-count give 431 above them', async () => {
+    const o = await exchange(s.target, ['2049:'], { timeoutMs: 3000 });
+    assert.equal(assertRejected(o, 431).status, 431);
+    const many: Pair[] = Array.from({ length: 25 }, (_, i) => [`HTTP_X_${i}`, 'v'] as Pair);
+    assertRejected(await exchange(s.target, [request('GET', '/many', many)]), 431);
+    assert.equal(echoOf(await exchange(s.target, [request('GET', '/few', many.slice(0, 10))])).url, '/few');
+  });
+
+  test('--max-body-bytes gives 413 above it, before the body, and serves a body at the limit', async () => {
+    const head = frame(block([['CONTENT_LENGTH', '101'], ['SCGI', '1'], ['REQUEST_METHOD', 'POST'], ['REQUEST_URI', '/b']]));
+    assertRejected(await exchange(s.target, [head], { timeoutMs: 3000 }), 413);
+    assert.equal(echoOf(await exchange(s.target, [request('POST', '/b', [], 'x'.repeat(100))])).bodyLength, 100);
+  });
+});
