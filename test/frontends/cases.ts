@@ -92,6 +92,20 @@ export const CASES: DiffCase[] = [
       assert.deepEqual(v.query, { q: raw('ümlaut') });
     },
   },
+  {
+    name: 'NUL and invalid percent-escapes in the query',
+    path: '/echo/q?nul=a%00b&bad=%ZZ&pct=100%25',
+    known: {
+      lighttpd: {
+        why: 'lighttpd rejects an encoded control character (%00) in the URL with its own 400 (server.http-parseopts "url-ctrls-reject", on by default; SCGI.md §4.1 "UTF-8 header value")',
+        instead: (p) => assert.equal(p.status, 400),
+      },
+    },
+  },
+  { name: 'a 6000-byte request header', path: '/echo/big-header', headers: { 'x-custom': 'v'.repeat(6000) } },
+  { name: 'HEAD of a streamed response', method: 'HEAD', path: '/stream' },
+  { name: 'HEAD of a 5 MiB streamed response', method: 'HEAD', path: '/big-stream' },
+  { name: 'HEAD of a 204', method: 'HEAD', path: '/nocontent' },
   { name: 'long query string (4 KB)', path: `/echo?long=${'abc%20'.repeat(700)}` },
   {
     name: 'UTF-8 and custom request headers reach the app',
