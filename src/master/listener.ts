@@ -4,7 +4,6 @@
 // change, even when every worker has died at once (SCGI.md §0 point 6, case 37).
 
 import * as net from 'node:net';
-import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { lookup } from 'node:dns/promises';
@@ -13,6 +12,7 @@ import { constants as osConstants } from 'node:os';
 import { ListenError, isErrnoException } from '../errors.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
+import { runListenPrimer } from './spawn-worker.js';
 
 export interface ListenerOptions {
   listen: ListenAddress;
@@ -150,37 +150,21 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
 }
 
 // listen(2) is a property of the socket, not of the fd or the process. A libuv listen() in the master would also
-// start accepting on its next poll, so a throwaway child calls listen() on a copy of the fd and exits in the same
-// tick, before its event loop ever polls: the socket is then LISTENING (connections queue in the kernel backlog
-// from now on) and nobody has accepted. This also turns a listen-time EADDRINUSE (two SO_REUSEADDR binds, neither
-// listening yet) into our error instead of a worker's.
-const PRIME_SCRIPT =
-  "const s=require('net').createServer();" +
-  "s.on('error',(e)=>{process.stderr.write(String(e.code||e.message));process.exit(1)});" +
-  "s.on('listening',()=>process.exit(0));" +
-  's.listen({fd:3,backlog:Number(process.argv[1])})';
-
-function primeListen(fd: number, backlog: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', PRIME_SCRIPT, String(backlog)], {
-      stdio: ['ignore', 'ignore', 'pipe', fd],
-      env: {},
-    });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (cause) =>
-      reject(new ListenError('ERR_LISTEN_FAILED', address, `cannot start listening on ${address}`, { cause })),
-    );
-    child.on('close', (code) => {
-      if (code === 0) return resolve();
-      const errno = stderr.trim();
-      if (errno === 'EADDRINUSE') return reject(inUse(address));
-      reject(
-        new ListenError('ERR_LISTEN_FAILED', address, `listen() on ${address} failed: ${errno || `exit ${code}`}`, {
-          hint: 'check the address and the system limits (somaxconn), then try again',
-        }),
-      );
-    });
+// start accepting on its next poll, so a throwaway child (spawn-worker.ts runListenPrimer) calls listen() on a copy
+// of the fd and exits in the same tick, before its event loop ever polls: the socket is then LISTENING (connections
+// queue in the kernel backlog from now on) and nobody has accepted. This also turns a listen-time EADDRINUSE (two
+// SO_REUSEADDR binds, neither listening yet) into our error instead of a worker's.
+async function primeListen(fd: number, backlog: number, address: string): Promise<void> {
+  let result;
+  try {
+    result = await runListenPrimer(fd, backlog);
+  } catch (cause) {
+    throw new ListenError('ERR_LISTEN_FAILED', address, `cannot start listening on ${address}`, { cause });
+  }
+  if (result.ok) return;
+  if (result.error === 'EADDRINUSE') throw inUse(address);
+  throw new ListenError('ERR_LISTEN_FAILED', address, `listen() on ${address} failed: ${result.error}`, {
+    hint: 'check the address and the system limits (somaxconn), then try again',
   });
 }
 
@@ -245,15 +229,8 @@ function groupId(group: string, address: string): number {
     gid = null;
   }
   if (gid === null) {
-    try {
-      gid = fromFile(execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-    } catch {
-      gid = null; // getent exits 2 for an unknown group
-    }
-  }
-  if (gid === null) {
     throw new ListenError('ERR_LISTEN_BAD_ADDRESS', address, `unknown group ${JSON.stringify(group)} for --socket-group`, {
-      hint: 'give an existing group name or a numeric gid (see getent group)',
+      hint: 'give a group from /etc/group or a numeric gid (groups from LDAP/NSS: use the gid)',
     });
   }
   return gid;

@@ -1,6 +1,7 @@
 // The one place in the master that calls child_process: starts dist/src/worker/main.js with the IPC channel on
-// fd 3 and the shared listening socket on fd 4 (worker/messages.ts LISTEN_FD). Returns the small WorkerProcess
-// interface the master uses, so unit tests can pass a fake. Not the worker's lifecycle (worker-handle.ts).
+// fd 3 and the shared listening socket on fd 4 (worker/messages.ts LISTEN_FD), and runs listener.ts's one-shot
+// listen primer. Returns the small WorkerProcess interface the master uses, so unit tests can pass a fake.
+// Not the worker's lifecycle (worker-handle.ts).
 
 import { spawn as spawnChild } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -94,3 +95,25 @@ export const spawnWorker: SpawnWorker = (options, listenFd) => {
     },
   };
 };
+
+// Calls listen() on fd 3 and exits from the 'listening'/'error' callbacks, which run as nextTicks before the
+// event loop's first poll phase, where libuv would accept: this process never accepts a connection.
+const PRIME_SCRIPT =
+  "const s=require('net').createServer();" +
+  "s.on('error',(e)=>{process.stderr.write(String(e.code||e.message));process.exit(1)});" +
+  "s.on('listening',()=>process.exit(0));" +
+  's.listen({fd:3,backlog:Number(process.argv[1])})';
+
+/** Puts the socket behind `fd` into the listening state without accepting on it (listener.ts says why). */
+export function runListenPrimer(fd: number, backlog: number): Promise<{ ok: true } | { ok: false; error: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawnChild(process.execPath, ['-e', PRIME_SCRIPT, String(backlog)], {
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+      env: {},
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code === 0 ? { ok: true } : { ok: false, error: stderr.trim() || `exit ${String(code)}` }));
+  });
+}
