@@ -4,6 +4,7 @@
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,38 @@ function canConnect(target: Target): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Server-side connection sockets (not the listener) at `target` that the process `pid` holds open: read from
+ * /proc/<pid>/fd and /proc/net/{tcp,unix}. A connection still in the accept queue belongs to no process (inode 0).
+ */
+function connectionsHeldBy(pid: number, target: Target): number[] {
+  const held = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) held.add(Number(m[1]));
+    } catch {
+      // the fd closed while we looked
+    }
+  }
+  const inodes: number[] = [];
+  if (target.kind === 'tcp') {
+    const port = target.port.toString(16).toUpperCase().padStart(4, '0');
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is f[1] (hex ip:port), st is f[3] ('0A' = LISTEN), inode is f[9]
+      if (f.length > 9 && f[1]!.endsWith(`:${port}`) && f[3] !== '0A') inodes.push(Number(f[9]));
+    }
+  } else {
+    for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // St is f[5] ('03' = connected), Inode f[6], Path f[7]; an accepted socket carries the listener's path
+      if (f.length > 7 && f[7] === target.path && f[5] === '03') inodes.push(Number(f[6]));
+    }
+  }
+  return inodes.filter((inode) => inode !== 0 && held.has(inode));
 }
 
 for (const kind of ['tcp', 'unix'] as const) {
@@ -44,7 +77,16 @@ for (const kind of ['tcp', 'unix'] as const) {
       // The point of the test: these connections exist before any worker is ready.
       assert.doesNotMatch(s.logs(), ALL_READY, 'the workers were already ready; the app did not load slowly');
       assert.doesNotMatch(s.logs(), WORKER_READY);
-      const outcomes = await Promise.all(early);
+      // While they wait, the master must hold none of them (it never accepts); polled until they are all answered.
+      let answered = false;
+      const all = Promise.all(early).finally(() => (answered = true));
+      const heldByMaster = new Set<number>();
+      while (!answered) {
+        for (const inode of connectionsHeldBy(s.pid, target)) heldByMaster.add(inode);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual([...heldByMaster], [], 'the master accepted connections');
+      const outcomes = await all;
       for (const o of outcomes) {
         assert.equal(o.ending, 'fin', show(o));
         const res = parseResponse(o.data);
