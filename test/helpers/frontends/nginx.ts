@@ -32,6 +32,12 @@ export function nginxConf(dir: string, ports: Partial<Record<Transport, number>>
             include /etc/nginx/scgi_params;  # without it: no SCGI, REQUEST_METHOD, REQUEST_URI (SCGI.md 4.1)
             scgi_pass ${pass};
         }
+        location /nobuf/ {                   # streaming variant of SCGI.md §3 (nginx < 1.29.6 CONTENT_LENGTH bug)
+            include /etc/nginx/scgi_params;
+            scgi_request_buffering off;
+            scgi_buffering off;
+            scgi_pass ${pass};
+        }
     }`;
   const servers: string[] = [];
   if (ports.tcp !== undefined && backends.tcp) servers.push(server(ports.tcp, `${backends.tcp.host}:${backends.tcp.port}`));
