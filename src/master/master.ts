@@ -351,9 +351,14 @@ export class Master {
     const r = this.reloading;
     if (!r) return;
     this.reloading = null;
-    for (const h of [...this.table.workers.values()]) if (h.generation === r.generation) this.table.drain(h.pid, 'reload');
-    const failed = new ControlError('ERR_RELOAD_FAILED', `generation ${r.generation} did not start: ${err.message}`, {
-      hint: `generation ${this.generation} keeps serving; fix the app, then reload again`,
+    // New workers still loading are stopped. Before the canary passed that is all of them; after it, the new
+    // workers already serving stay (their old ones are gone) and the remaining slots keep the old generation.
+    const started = [...this.table.workers.values()].filter((h) => h.generation === r.generation);
+    for (const h of started) if (h.state === 'starting') this.table.drain(h.pid, 'reload');
+    const serving = started.filter((h) => h.state === 'ready').length;
+    const what = r.canaryPassed ? `generation ${r.generation} failed to load after ${serving} of its workers started` : `generation ${r.generation} did not start`;
+    const failed = new ControlError('ERR_RELOAD_FAILED', `${what}: ${err.message}`, {
+      hint: `${serving > 0 ? `${serving} workers run generation ${r.generation}, the others ` : ''}generation ${this.generation} keeps serving; fix the app, then reload again`,
       cause: err,
     });
     this.log.error(`reload failed: ${failed.message}; generation ${this.generation} keeps serving`);
@@ -377,7 +382,7 @@ export class Master {
     reply?.resolve();
   }
 
-  /** Initial start failed: stop everything and report the app's error (gunicorn HaltServer), no crash loop. */
+  /** The initial start failed, or an invariant broke: stop everything, exit 1 with the error (gunicorn HaltServer). */
   private halt(err: SupervisorError): void {
     if (this.haltError || this.phase === 'stopping' || this.phase === 'stopped') return;
     if (this.phase === 'running') this.log.info(`stopping: draining ${this.table.countLive()} workers (graceful timeout ${seconds(this.config.gracefulTimeoutMs)}s)`);

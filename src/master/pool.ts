@@ -173,7 +173,7 @@ export type ExitDecision =
   | { kind: 'planned'; reason: ExitReason }
   /** The initial start cannot succeed: stop the master with the app's error, no crash loop. */
   | { kind: 'halt'; cause: FailureCause }
-  /** The reload's canary did not come up: abort, keep the old generation. */
+  /** The reload's canary did not come up (or a later new worker failed to load): abort; old workers keep serving. */
   | { kind: 'canary-failed'; cause: FailureCause }
   | { kind: 'crash'; respawn: boolean; failures: number; delayMs: number };
 
@@ -190,8 +190,10 @@ export function classifyExit(e: ExitInput): ExitDecision {
           ? 'listen-failed'
           : 'crashed';
   if (w.state === 'starting' && e.phase === 'starting') return { kind: 'halt', cause };
-  if (w.state === 'starting' && e.reload && w.generation === e.reload.generation && !e.reload.canaryPassed) {
-    return { kind: 'canary-failed', cause };
+  if (w.state === 'starting' && e.reload && w.generation === e.reload.generation) {
+    if (!e.reload.canaryPassed) return { kind: 'canary-failed', cause };
+    // The code changed again on disk mid-reload: retrying would loop and the reload would never end.
+    if (cause === 'load-failed') return { kind: 'canary-failed', cause };
   }
   const uptimeMs = e.now - w.startedAt;
   const failures = (uptimeMs >= e.backoff.stableMs ? 0 : e.failures) + 1;

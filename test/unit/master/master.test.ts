@@ -361,3 +361,25 @@ test('a broken invariant (InternalError) stops the workers and ends with exit co
   tick();
   assert.equal(await master.done, 1);
 });
+
+test('a new worker that fails to load after the canary ends the reload (no endless retry); serving workers stay', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  const [old1, old2] = spawner.alive;
+  const reload = master.reload();
+  tick();
+  spawner.ofGeneration(2)[0]!.ready();
+  tick();
+  old1!.exit(0);
+  const second = spawner.ofGeneration(2)[1]!;
+  second.emit({ type: 'load-failed', error: { code: 'ERR_APP_LOAD_FAILED', message: 'changed again, now broken' } });
+  second.exit(EXIT_APP_LOAD_FAILED);
+  tick();
+  await assert.rejects(reload, (err: unknown) => {
+    assert.equal(codeOf(err), 'ERR_RELOAD_FAILED');
+    assert.match((err as Error).message, /failed to load after 1 of its workers started/);
+    return true;
+  });
+  assert.deepEqual(old2!.sent, []); // slot 2 keeps its old worker
+  tick(60_000);
+  assert.deepEqual(spawner.alive.map((w) => [w.options.workerId, w.options.generation]).sort(), [[1, 2], [2, 1]]);
+});

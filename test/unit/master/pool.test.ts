@@ -203,6 +203,13 @@ test('reload canary: a load failure, crash or boot timeout fails the reload', ()
   });
   // An old worker crashing during the reload is an ordinary crash.
   assert.equal(classifyExit(exitInput({ reload })).kind, 'crash');
+  // After the canary: a new worker that crashes is respawned, one that cannot load ends the reload (no endless loop).
+  const passed = { generation: 2, canaryPassed: true };
+  assert.equal(classifyExit(exitInput({ reload: passed, worker: canary })).kind, 'crash');
+  assert.deepEqual(classifyExit(exitInput({ reload: passed, code: EXIT_APP_LOAD_FAILED, signal: null, worker: canary })), {
+    kind: 'canary-failed',
+    cause: 'load-failed',
+  });
   // The canary's boot deadline is enforced like any other.
   const starting = w(1, 'starting', 2, 0);
   assert.deepEqual(decide(view({ now: 30_000, reload, workers: [w(1, 'ready'), w(2, 'ready'), starting] })).actions, [
