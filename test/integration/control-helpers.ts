@@ -3,7 +3,7 @@
 // response. The supervisor process itself is test/helpers/supervisor.ts (stopped by pid).
 
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APPS, CLI } from '../helpers/paths.js';
@@ -113,11 +113,17 @@ export async function startVersioned(options: {
       if (r.code !== 0) throw new Error(`stats --json exited ${r.code}: ${r.stderr}`);
       return JSON.parse(r.stdout) as StatsSnapshot;
     },
+    // Written aside and renamed over the app file: a worker that (re)starts meanwhile reads the old or the new
+    // code, never a half-written file.
     setVersion: async (version) => {
       const source = await readFile(join(APPS, 'ctl-versioned.cjs'), 'utf8');
-      await writeFile(appFile, source.replace("const VERSION = 'v1';", `const VERSION = '${version}';`));
+      await writeFile(`${appFile}.tmp`, source.replace("const VERSION = 'v1';", `const VERSION = '${version}';`));
+      await rename(`${appFile}.tmp`, appFile);
     },
-    useFixture: (name) => copyFile(join(APPS, name), appFile),
+    useFixture: async (name) => {
+      await copyFile(join(APPS, name), `${appFile}.tmp`);
+      await rename(`${appFile}.tmp`, appFile);
+    },
     cleanup,
   };
 }

@@ -120,7 +120,7 @@ for (const workers of [2, 8]) {
           const started = Date.now();
           const r = await s.verb(['reload'], 120_000);
           windows.push([started, Date.now()]);
-          assert.equal(r.code, 0, `reload ${i - 1}: ${r.stdout}${r.stderr}`);
+          assert.equal(r.code, 0, `reload ${i - 1}: ${r.stdout}${r.stderr}\n--- supervisor log (tail) ---\n${s.sup.logs().slice(-4000)}`);
           const m = RELOADED.exec(r.stdout);
           assert.ok(m, `reload ${i - 1} printed ${JSON.stringify(r.stdout)}`);
           assert.equal(Number(m[2]), workers);
@@ -160,7 +160,7 @@ for (const workers of [2, 8]) {
       for (const version of ['w1', 'w2']) {
         await s.setVersion(version);
         const r = await s.verb(['reload'], 120_000);
-        assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+        assert.equal(r.code, 0, `${r.stdout}${r.stderr}\n--- supervisor log (tail) ---\n${s.sup.logs().slice(-4000)}`);
         assert.match(r.stdout, RELOADED);
       }
       const reloadsDone = Date.now();
