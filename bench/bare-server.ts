@@ -24,9 +24,14 @@ if (cluster.isPrimary) {
   });
   let stopping = false;
   const stop = () => {
+    if (stopping) return;
     stopping = true;
+    // Wait for the workers (they exit on SIGTERM, writing --cpu-prof profiles first), at most 5 s.
+    setTimeout(() => process.exit(0), 5000).unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    process.exit(0);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

@@ -114,12 +114,16 @@ export function merge(all: ProfileFigures[]): ProfileFigures {
   return out;
 }
 
-/** Markdown: categories and top functions, in µs per request and % of busy time. */
-export function renderFigures(name: string, f: ProfileFigures, requests: number, top = 20): string {
-  const perReq = (us: number) => (us / requests).toFixed(2);
+/**
+ * Markdown: categories and top functions as % of the profile's busy time, and in µs per request by apportioning
+ * `cpuUsPerRequest` (the workers' measured CPU per request, /proc) by those shares. The profile's own times are
+ * wall-clock samples, inflated when the machine is shared, so only its shares are used.
+ */
+export function renderFigures(name: string, f: ProfileFigures, cpuUsPerRequest: number, top = 20): string {
+  const perReq = (us: number) => ((us / f.busyUs) * cpuUsPerRequest).toFixed(2);
   const pct = (us: number) => ((100 * us) / f.busyUs).toFixed(1);
   const sorted = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]);
-  const lines = [`#### ${name}: ${(f.busyUs / 1e6).toFixed(2)} s busy in the workers for ${requests} requests = ${perReq(f.busyUs)} µs/request`, ''];
+  const lines = [`#### ${name}: ${cpuUsPerRequest.toFixed(1)} µs of worker CPU per request (/proc), split by the profile's shares`, ''];
   lines.push('| category (self time) | µs/request | % of busy |', '|---|---:|---:|');
   for (const [k, v] of sorted(f.byCategoryUs)) lines.push(`| ${k} | ${perReq(v)} | ${pct(v)} |`);
   lines.push('', `| top ${top} functions (self time) | µs/request | % of busy |`, '|---|---:|---:|');

@@ -3,7 +3,7 @@
 // backend runs with 1 worker under callgrind; after a warm-up its counters are zeroed, N requests are sent straight
 // to the SCGI socket (the bytes nginx sends, CONTENT_LENGTH first), the counters are dumped and divided by N.
 // Kernel work (TCP, syscalls) is not counted. Options: --only a,b (product,bare-shared,uwsgi), --requests N (2000),
-// --warmup N (2000), --concurrency C (4). Not the throughput bench (run.ts).
+// --warmup N (2000), --concurrency C (4), --keep DIR (keep the dumps for callgrind_annotate). Not the throughput bench (run.ts).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -22,6 +22,7 @@ const { values: opts } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '4' },
+    keep: { type: 'string' }, // a directory to keep the callgrind dumps in (for callgrind_annotate)
   },
 });
 
@@ -97,7 +98,7 @@ async function measureOne(name: string, dir: string): Promise<string> {
   let ready: RegExp;
   switch (name) {
     case 'product':
-      command = [process.execPath, CLI, 'start', join(ROOT, 'test', 'fixtures', 'apps', 'bench-hello.cjs'), '-w', '1', '-l', `127.0.0.1:${port}`];
+      command = [process.execPath, CLI, 'start', join(ROOT, 'test', 'fixtures', 'apps', 'bench-hello.cjs'), '-w', '1', '-l', `127.0.0.1:${port}`, '--boot-timeout', '600'];
       ready = /ready: \d+ workers on /;
       break;
     case 'bare-shared':
@@ -141,7 +142,8 @@ async function measureOne(name: string, dir: string): Promise<string> {
 
 async function main(): Promise<void> {
   installCleanup();
-  const dir = mkdtempSync(join(tmpdir(), 'scgi-callgrind-'));
+  const dir = opts.keep ?? mkdtempSync(join(tmpdir(), 'scgi-callgrind-'));
+  mkdirSync(dir, { recursive: true });
   const rows: string[] = [];
   try {
     for (const name of opts.only!.split(',')) {
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
       rows.push(await measureOne(name, dir));
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (opts.keep === undefined) rmSync(dir, { recursive: true, force: true });
   }
   const text =
     `User-space instructions per request of one worker (valgrind callgrind; ${opts.warmup} warm-up requests, then ${opts.requests} counted, ${opts.concurrency} at a time, straight to the SCGI socket; kernel work not counted).\n\n` +

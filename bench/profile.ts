@@ -14,6 +14,7 @@ import { analyze, merge, renderFigures, type CpuProfile } from './cpu-profile-su
 import { startNginx } from './nginx.js';
 import { installCleanup } from './process-group.js';
 import { runWrk } from './wrk.js';
+import { cpuDelta, cpuSeconds } from './proc-stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -52,7 +53,9 @@ async function main(): Promise<void> {
       const leader = group.pid;
       const workerPids = group.tree().slice(1);
       await runWrk({ url: `http://127.0.0.1:${listenPort}/`, connections: shape.connections, durationS: 2 }); // warm-up
+      const before = cpuSeconds(group.tree().slice(1));
       const wrk = await runWrk({ url: `http://127.0.0.1:${listenPort}/`, connections: shape.connections, durationS: Number(opts.duration) });
+      const cpuUsPerRequest = (cpuDelta(before, cpuSeconds(group.tree().slice(1))) / wrk.requests) * 1e6;
       await group.stop('SIGTERM', 15_000);
       const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')) : [];
       // CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile: keep the workers' (not the master's) profiles.
@@ -67,9 +70,8 @@ async function main(): Promise<void> {
       // The profiles span warm-up + run + stop; scale requests to the whole span by the measured rate.
       const figures = workerFiles.map((f) => analyze(JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile));
       const merged = merge(figures);
-      out.push(`${wrk.rps.toFixed(0)} req/s under the profiler (${wrk.requests} requests in ${opts.duration} s; ${workerFiles.length} worker profiles, the 2 s warm-up included in them)\n`);
-      const warmupRequests = Math.round(wrk.rps * 2);
-      out.push(renderFigures(name, merged, wrk.requests + warmupRequests, Number(opts.top)));
+      out.push(renderFigures(name, merged, cpuUsPerRequest, Number(opts.top)));
+      out.push(`(${wrk.rps.toFixed(0)} req/s under the profiler, ${wrk.requests} requests in ${opts.duration} s; ${workerFiles.length} worker profiles, which also cover the 2 s warm-up)\n`);
       if (opts.keep) out.push(`profiles kept in ${dir}\n`);
     }
   } finally {

@@ -2,7 +2,7 @@
 // copy) flup, all behind ONE nginx with wrk, in interleaved rounds (each round runs every backend once, order
 // rotated) so drift hits all alike. Prints a Markdown table, writes bench/results/latest.{json,md} and
 // docs/benchmarks.svg. Options: --full, --rounds N, --duration S, --warmup S, --only a,b, --flup DIR,
-// --no-lifecycle, --nice N, --docs (rewrite the results section of docs/benchmarks.md). See docs/benchmarks.md.
+// --no-lifecycle, --nice N, --out NAME (bench/results/NAME.*), --docs (rewrite the results section of docs/benchmarks.md). See docs/benchmarks.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -31,6 +31,7 @@ const OPTIONS = {
   'no-lifecycle': { type: 'boolean', default: false },
   docs: { type: 'boolean', default: false },
   nice: { type: 'string' },
+  out: { type: 'string', default: 'latest' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -201,12 +202,13 @@ async function main(): Promise<void> {
     const resultsDir = join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     const options = { full: opts.full, rounds, durationS, warmupS, backends: selected, shapes };
-    writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify({ machine, options, summaries, excluded, lifecycle, samples }, null, 2) + '\n');
-    writeFileSync(join(resultsDir, 'latest.md'), markdown);
+    const out = opts.out.replace(/[^\w.-]/g, '_');
+    writeFileSync(join(resultsDir, `${out}.json`), JSON.stringify({ machine, options, summaries, excluded, lifecycle, samples }, null, 2) + '\n');
+    writeFileSync(join(resultsDir, `${out}.md`), markdown);
     mkdirSync(join(ROOT, 'docs'), { recursive: true });
     writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), renderChart(summaries, `req/s through one nginx worker (wrk, median of ${rounds} rounds), ratio to bare-shared`));
     if (opts.docs) updateDocs(markdown);
-    log('wrote bench/results/latest.json, bench/results/latest.md, docs/benchmarks.svg');
+    log(`wrote bench/results/${out}.json, bench/results/${out}.md, docs/benchmarks.svg`);
   } finally {
     await nginx.stop();
     rmSync(tmp, { recursive: true, force: true });
