@@ -1,5 +1,6 @@
-// A hand-written SVG bar chart of the summaries: one panel per shape, one horizontal bar per backend (median req/s)
-// labelled with req/s and the ratio to bare-shared. No chart library. Not the tables (report.ts).
+// A hand-written SVG bar chart of the summaries, no chart library. Per shape two panels of horizontal bars, one per
+// backend: median req/s labelled with the ratio to bare-shared (a dashed line marks bare-shared), and the backend's
+// CPU µs per request (lower is better; steadier than req/s on a shared machine). Not the tables (report.ts).
 
 import type { Summary } from './summary.js';
 
@@ -20,39 +21,65 @@ const COLORS: Record<string, string> = {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+interface Panel {
+  title: string;
+  value: (s: Summary) => number;
+  label: (s: Summary) => string;
+  descending: boolean;
+}
+
+const PANELS: Panel[] = [
+  {
+    title: 'req/s (median of the rounds)',
+    value: (s) => s.rps,
+    label: (s) => `${Math.round(s.rps).toLocaleString('en-US')} req/s${s.ratioToBareShared === null ? '' : ` · ${s.ratioToBareShared.toFixed(2)}×`}`,
+    descending: true,
+  },
+  {
+    title: 'backend CPU µs per request (lower is better)',
+    value: (s) => s.backendUsPerReq,
+    label: (s) => `${s.backendUsPerReq.toFixed(1)} µs`,
+    descending: false,
+  },
+];
+
 export function renderChart(summaries: Summary[], title: string): string {
   const shapes = [...new Set(summaries.map((s) => s.shape))];
-  const out: string[] = [];
-  let y = 40;
+  const under: string[] = []; // drawn first: reference lines stay behind bars and labels
+  const over: string[] = [];
+  let y = 44;
   for (const shape of shapes) {
-    const rows = summaries.filter((s) => s.shape === shape).sort((a, b) => b.rps - a.rps);
-    const max = Math.max(...rows.map((r) => r.rps), 1);
-    out.push(`<text x="10" y="${y}" font-weight="bold">${esc(shape)}</text>`);
-    y += 10;
-    const top = y;
-    for (const r of rows) {
-      const w = Math.max(1, Math.round((r.rps / max) * BAR_MAX));
-      const ratio = r.ratioToBareShared === null ? '' : ` · ${r.ratioToBareShared.toFixed(2)}×`;
-      out.push(
-        `<text x="${LABEL_X}" y="${y + 15}" text-anchor="end">${esc(r.backend)}</text>`,
-        `<rect x="${BAR_X}" y="${y + 3}" width="${w}" height="${ROW - 6}" fill="${COLORS[r.backend] ?? '#718096'}"/>`,
-        `<text x="${BAR_X + w + 6}" y="${y + 15}">${Math.round(r.rps).toLocaleString('en-US')} req/s${ratio}</text>`,
-      );
-      y += ROW;
+    for (const panel of PANELS) {
+      const rows = summaries.filter((s) => s.shape === shape && Number.isFinite(panel.value(s)));
+      rows.sort((a, b) => (panel.descending ? panel.value(b) - panel.value(a) : panel.value(a) - panel.value(b)));
+      if (rows.length === 0) continue;
+      const max = Math.max(...rows.map(panel.value), 1e-9);
+      over.push(`<text x="10" y="${y}" font-weight="bold">${esc(shape)}: ${esc(panel.title)}</text>`);
+      y += 8;
+      const top = y;
+      for (const r of rows) {
+        const w = Math.max(1, Math.round((panel.value(r) / max) * BAR_MAX));
+        over.push(
+          `<text x="${LABEL_X}" y="${y + 15}" text-anchor="end">${esc(r.backend)}</text>`,
+          `<rect x="${BAR_X}" y="${y + 3}" width="${w}" height="${ROW - 6}" fill="${COLORS[r.backend] ?? '#718096'}"/>`,
+          `<text x="${BAR_X + w + 6}" y="${y + 15}">${esc(panel.label(r))}</text>`,
+        );
+        y += ROW;
+      }
+      const bare = rows.find((r) => r.backend === 'bare-shared');
+      if (bare) {
+        const x = BAR_X + Math.round((panel.value(bare) / max) * BAR_MAX);
+        under.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${y + 2}" stroke="#1a202c" stroke-dasharray="3,3"/>`);
+      }
+      y += 20;
     }
-    const bare = rows.find((r) => r.backend === 'bare-shared');
-    if (bare) {
-      // The floor every backend is compared with: a dashed line at bare-shared's req/s.
-      const x = BAR_X + Math.round((bare.rps / max) * BAR_MAX);
-      out.push(`<line x1="${x}" y1="${top}" x2="${x}" y2="${y + 2}" stroke="#1a202c" stroke-dasharray="3,3"/>`);
-    }
-    y += 22;
+    y += 6;
   }
-  const height = y;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="13">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y}" viewBox="0 0 ${WIDTH} ${y}" font-family="sans-serif" font-size="13">
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="10" y="20" font-size="15" font-weight="bold">${esc(title)}</text>
-${out.join('\n')}
+${under.join('\n')}
+${over.join('\n')}
 </svg>
 `;
 }

@@ -206,7 +206,7 @@ async function main(): Promise<void> {
     writeFileSync(join(resultsDir, `${out}.json`), JSON.stringify({ machine, options, summaries, excluded, lifecycle, samples }, null, 2) + '\n');
     writeFileSync(join(resultsDir, `${out}.md`), markdown);
     mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), renderChart(summaries, `req/s through one nginx worker (wrk, median of ${rounds} rounds), ratio to bare-shared`));
+    writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), renderChart(summaries, `scgi-supervise and its peers through one nginx worker (wrk, median of ${rounds} rounds)`));
     if (opts.docs) updateDocs(markdown);
     log(`wrote bench/results/${out}.json, bench/results/${out}.md, docs/benchmarks.svg`);
   } finally {
