@@ -19,18 +19,23 @@ const LOOPS = 3; // concurrent request loops per front end and transport
 
 interface Tally {
   ok: number;
+  /** ms since the start at which each 200 completed. */
+  okAtMs: number[];
   failed: { status: number | string; atMs: number }[];
 }
 
 /** Sequential GETs on `LOOPS` connections until `until()` says stop; records every non-200. */
 async function traffic(port: number, until: () => boolean, started: number): Promise<Tally> {
-  const tally: Tally = { ok: 0, failed: [] };
+  const tally: Tally = { ok: 0, okAtMs: [], failed: [] };
   await Promise.all(
     Array.from({ length: LOOPS }, async () => {
       for (let i = 0; i < 100_000 && !until(); i++) {
         try {
           const r = await httpRequest({ port, path: '/json', timeoutMs: 10_000 });
-          if (r.status === 200) tally.ok++;
+          if (r.status === 200) {
+            tally.ok++;
+            tally.okAtMs.push(Date.now() - started);
+          }
           else tally.failed.push({ status: r.status, atMs: Date.now() - started });
         } catch (err) {
           tally.failed.push({ status: (err as NodeJS.ErrnoException).code ?? String(err), atMs: Date.now() - started });
@@ -80,10 +85,12 @@ test('SIGKILL of every worker behind nginx, lighttpd and Apache: no refused conn
       const tallies = await Promise.all(runs);
 
       frontEnds.forEach((fe, i) => {
-        const { ok, failed } = tallies[i];
+        const { ok, okAtMs, failed } = tallies[i];
         const where = `${fe.name}/${transport}: ${ok} ok, failed ${JSON.stringify(failed)} (killed at ${killedAt} ms, replaced by ${respawnedAt} ms)\n--- ${fe.name} log ---\n${fe.errorLog().slice(-2000)}`;
         tt.diagnostic(`${fe.name}/${transport}: ${ok} ok, ${failed.length} failed ${JSON.stringify(failed)}; killed at ${killedAt} ms, replaced by ${respawnedAt} ms`);
-        assert.ok(ok > 50, `too little traffic to judge: ${where}`);
+        // Bounds loose enough for a loaded machine: traffic flowed, and went on being served after the replacement.
+        assert.ok(ok >= 20, `too little traffic to judge: ${where}`);
+        assert.ok(okAtMs.some((at) => at > respawnedAt), `nothing served after the workers were replaced: ${where}`);
         // Only requests in flight on a killed worker may fail: at most one per loop, and none after the replacement.
         assert.ok(failed.length <= LOOPS, where);
         assert.ok(failed.every((f) => f.atMs <= respawnedAt + 100), `a failure after the workers were replaced: ${where}`);
