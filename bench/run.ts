@@ -206,9 +206,11 @@ async function main(): Promise<void> {
     writeFileSync(join(resultsDir, `${out}.json`), JSON.stringify({ machine, options, summaries, excluded, lifecycle, samples }, null, 2) + '\n');
     writeFileSync(join(resultsDir, `${out}.md`), markdown);
     mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.svg'), renderChart(summaries, `scgi-supervise and its peers through one nginx worker (wrk, median of ${rounds} rounds)`));
+    // The docs' chart is the default run's; a named run (--out) keeps its chart beside its results.
+    const svgPath = out === 'latest' ? join(ROOT, 'docs', 'benchmarks.svg') : join(resultsDir, `${out}.svg`);
+    writeFileSync(svgPath, renderChart(summaries, `scgi-supervise and its peers through one nginx worker (wrk, median of ${rounds} rounds)`));
     if (opts.docs) updateDocs(markdown);
-    log(`wrote bench/results/${out}.json, bench/results/${out}.md, docs/benchmarks.svg`);
+    log(`wrote bench/results/${out}.json, bench/results/${out}.md, ${svgPath}`);
   } finally {
     await nginx.stop();
     rmSync(tmp, { recursive: true, force: true });
