@@ -30,12 +30,14 @@ export interface ConnectionOwner {
 }
 
 const kConnection = Symbol('scgi-supervise.connection');
-type TaggedSocket = Socket & { [kConnection]: Connection };
+type TaggedSocket = Socket & { [kConnection]: Connection | null };
 
 export class Connection implements ParserSink, ExchangeHost {
   state: ConnectionState = 'head';
   /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
   deadline: number;
+  /** This connection's slot in its ConnectionSet (-1 once closed). */
+  index = -1;
   readonly log: Logger;
   private readonly parser: RequestParser;
   private exchange: Exchange | null = null;
@@ -366,18 +368,24 @@ export class Connection implements ParserSink, ExchangeHost {
 }
 
 // Socket listeners are shared functions (no closure per connection); `this` is the socket.
+// 'close' is the socket's last event; after it the Connection is unreachable from the socket (see onSocketClose).
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
-  this[kConnection].data(chunk);
+  this[kConnection]?.data(chunk);
 }
 function onSocketEnd(this: TaggedSocket): void {
-  this[kConnection].peerEnded();
+  this[kConnection]?.peerEnded();
 }
 function onSocketError(this: TaggedSocket, err: Error): void {
   // EPIPE/ECONNRESET when a front end goes away: routine. 'close' follows and does the cleanup.
-  this[kConnection].log.debug({ code: (err as NodeJS.ErrnoException).code }, `connection error: ${err.message}`);
+  this[kConnection]?.log.debug({ code: (err as NodeJS.ErrnoException).code }, `connection error: ${err.message}`);
 }
 function onSocketClose(this: TaggedSocket): void {
-  this[kConnection].socketClosed();
+  const connection = this[kConnection];
+  if (connection === null) return;
+  // A closed socket stays alive until a full GC (its native handle keeps it past the young-generation GCs), and so
+  // would everything it points to: cut the link so the request's objects (parser, head, req/res) die young.
+  this[kConnection] = null;
+  connection.socketClosed();
 }
 
 /** What node:http gives a request whose client went away (connResetException('aborted')). */

@@ -137,16 +137,16 @@ class WorkerProcess {
     this.exitCode = exitCode;
     const connections = this.connections!;
     this.server!.close(); // stop accepting; closes our descriptor only, the master's socket stays listening
-    this.log.info({ inflight: connections.inflight, open: connections.connections.size }, `draining: ${reason}`);
+    this.log.info({ inflight: connections.inflight, open: connections.open }, `draining: ${reason}`);
     this.send({ type: 'draining', inflight: connections.inflight });
-    if (connections.connections.size === 0) {
+    if (connections.open === 0) {
       this.exit();
       return;
     }
     connections.onEmpty = () => this.exit();
     const deadline = setTimeout(() => {
       this.log.warn(
-        { open: connections.connections.size },
+        { open: connections.open },
         `graceful timeout (${this.options.gracefulTimeoutMs} ms) passed; closing the connections left`,
       );
       connections.destroyAll();

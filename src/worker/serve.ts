@@ -19,7 +19,12 @@ export interface ServeOptions {
 
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
 export class ConnectionSet implements ConnectionOwner {
-  readonly connections = new Set<Connection>();
+  /**
+   * The open connections, unordered; each knows its index (swap-remove). Not a Set: a Set's hash table, once
+   * rehashed, keeps pointing at the connections it held, and a promoted dead table keeps whole requests (socket,
+   * req/res) alive through the young-generation GCs.
+   */
+  private readonly list: Connection[] = [];
   /** Requests handed to the app that are over (answered, failed or aborted). */
   requests = 0;
   /** Requests handed to the app and not over yet. */
@@ -40,12 +45,19 @@ export class ConnectionSet implements ConnectionOwner {
 
   /** The net.Server 'connection' listener. */
   readonly accept = (socket: Socket): void => {
-    this.connections.add(new Connection(this, socket));
+    const c = new Connection(this, socket);
+    c.index = this.list.length;
+    this.list.push(c);
   };
+
+  /** How many connections are open. */
+  get open(): number {
+    return this.list.length;
+  }
 
   /** Drops every open connection (the graceful deadline passed): RST where a response was under way. */
   destroyAll(): void {
-    for (const c of this.connections) c.forceClose();
+    for (const c of this.list.slice()) c.forceClose();
   }
 
   stop(): void {
@@ -53,12 +65,25 @@ export class ConnectionSet implements ConnectionOwner {
   }
 
   closed(c: Connection): void {
-    this.connections.delete(c);
-    if (this.connections.size === 0 && this.onEmpty !== null) this.onEmpty();
+    const list = this.list;
+    const i = c.index;
+    if (i < 0 || list[i] !== c) return;
+    c.index = -1;
+    const last = list.pop()!;
+    if (last !== c) {
+      list[i] = last;
+      last.index = i;
+    }
+    if (list.length === 0 && this.onEmpty !== null) this.onEmpty();
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const c of this.connections) if (c.deadline <= now) c.onDeadline(now);
+    const list = this.list;
+    // Backwards: a connection closing inside onDeadline swaps the last one into its slot, already visited.
+    for (let i = list.length - 1; i >= 0; i--) {
+      const c = list[i];
+      if (c !== undefined && c.deadline <= now) c.onDeadline(now);
+    }
   }
 }
