@@ -17,16 +17,16 @@ import { installSignalHandlers, type SignalEvent } from '../../master/signals.js
 import { spawnWorker } from '../../master/spawn-worker.js';
 import { EXIT_FAILURE, EXIT_USAGE, printError } from '../format.js';
 
-type StartArgs = ConfigInput & { app: string };
+type StartArgs = ConfigInput;
 
 export const command: CommandModule<object, StartArgs> = {
-  command: 'start <app>',
+  command: 'start [app]',
   describe: 'Run <app> (a (req, res) handler or an object with fetch) in N pre-forked SCGI workers on one socket',
   builder: (y: Argv) =>
     // No yargs defaults here: config/load.ts layers defaults < YAML < environment < flags, and a yargs default
     // would always win over the YAML file. The defaults are named in the descriptions.
     y
-      .positional('app', { type: 'string', describe: 'Your app module (CJS or ESM), unchanged', demandOption: true })
+      .positional('app', { type: 'string', describe: 'Your app module (CJS or ESM), unchanged; or app: in --config, or SCGI_SUPERVISE_APP' })
       .option('workers', { alias: 'w', type: 'string', describe: 'Worker processes (default: one per CPU, "auto")' })
       .option('listen', { alias: 'l', type: 'string', describe: 'HOST:PORT, [IPv6]:PORT, unix:PATH or fd:N (default 127.0.0.1:4000)' })
       .option('socket-mode', { type: 'string', describe: 'unix: socket file mode, octal (default 0666; 0660 with --socket-group)' })
@@ -48,7 +48,7 @@ export const command: CommandModule<object, StartArgs> = {
       .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
       .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
       .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
-      .example('$0 start --config supervisor.yaml app.js', 'options from a YAML file') as unknown as Argv<StartArgs>,
+      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file') as unknown as Argv<StartArgs>,
   handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
     const code = await runStart(argv);
     process.exit(code); // the only exit of the master process
