@@ -244,6 +244,7 @@ class FetchExchange implements Exchange {
       if (first) {
         writable = this.writeHead(status, reason, list, chunk);
         first = false;
+        socket.setNoDelay(true); // a streamed body: later small writes must not wait for an ACK (Nagle)
       } else {
         writable = socket.write(chunk);
       }

@@ -76,9 +76,10 @@ class WorkerProcess {
       log: this.log,
     });
     this.connections = connections;
-    // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when); noDelay: the head and a
-    // small body leave at once.
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, connections.accept);
+    // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when). No noDelay here: a response
+    // written in one go (head + body, then FIN) leaves at once anyway, so the adapters turn Nagle off only for a
+    // response streamed in several writes (one setsockopt saved per request on the common path).
+    const server = net.createServer({ allowHalfOpen: true }, connections.accept);
     this.server = server;
     server.on('error', (err) => {
       if (this.state === 'loading') {

@@ -216,6 +216,10 @@ function storeCgiHeader(this: CgiResponse, _firstLine: string, headers: unknown)
     list.push(['Content-Length', String(this._contentLength)]);
   }
 
+  // _contentLength is set only when end() stores the head: the whole response then leaves in one write. Otherwise
+  // (res.write(), writeHead(), flushHeaders()) more writes may follow, and Nagle must not hold them back.
+  if (this._contentLength === null) this.socket?.setNoDelay(true);
+
   this._header = formatHead({ status, reason: this.statusMessage, headers: list });
   this._headerSent = false;
   this._last = true;
