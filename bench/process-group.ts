@@ -119,23 +119,41 @@ export class ProcessGroup {
 }
 
 const LIVE = new Set<ProcessGroup>();
+/** Short-lived helpers (wrk and its shell) started with detached: true; their process groups are killed on cleanup. */
+export const HELPER_GROUPS = new Set<number>();
+
+function killHelpers(): void {
+  for (const pgid of HELPER_GROUPS) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+  HELPER_GROUPS.clear();
+}
 
 export async function stopAll(): Promise<void> {
+  killHelpers();
   await Promise.all([...LIVE].map((group) => group.stop()));
 }
 
 let installed = false;
+/** Set once a Ctrl-C / SIGTERM cleanup has begun: errors from the runs it cut short are expected then. */
+export const cleanup = { interrupted: false };
 /** On Ctrl-C / SIGTERM stop every group (then exit 130/143); at exit, SIGKILL any left. */
 export function installCleanup(): void {
   if (installed) return;
   installed = true;
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
+      cleanup.interrupted = true;
       process.stderr.write(`\nbench: ${signal}, stopping ${LIVE.size} process group(s)\n`);
       void stopAll().finally(() => process.exit(code));
     });
   }
   process.on('exit', () => {
+    killHelpers();
     for (const group of LIVE) group.killRest();
   });
 }

@@ -16,7 +16,7 @@ import { measureReload, measureRespawn } from './lifecycle.js';
 import { describeMachine } from './machine.js';
 import { measure, type Sample } from './measure.js';
 import { startNginx, type Route } from './nginx.js';
-import { installCleanup, type ProcessGroup } from './process-group.js';
+import { cleanup, installCleanup, type ProcessGroup } from './process-group.js';
 import { renderLifecycle, renderTables, type Excluded, type Lifecycle } from './report.js';
 import { median, summarize } from './summary.js';
 import { readStat, rssKiB } from './proc-stats.js';
@@ -235,6 +235,7 @@ function updateDocs(markdown: string): void {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    if (cleanup.interrupted) return; // the signal handler stops everything and exits
     log(`failed: ${(error as Error).stack ?? String(error)}`);
     process.exitCode = 1;
     // installCleanup's 'exit' hook SIGKILLs whatever is still running.

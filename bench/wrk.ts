@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { CLK_TCK, parseStat } from './proc-stats.js';
+import { HELPER_GROUPS } from './process-group.js';
 
 export const WRK = '/usr/bin/wrk';
 
@@ -32,15 +33,25 @@ export function runWrk(options: WrkOptions): Promise<WrkResult> {
   // `read` is a shell builtin, so /proc/$$/stat is the shell's own: its cutime/cstime hold wrk's CPU once waited for.
   const script = 'wrk "$@"; rc=$?; read s < /proc/$$/stat; echo "BENCH_STAT $s"; exit $rc';
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so a Ctrl-C cleanup stops wrk and not only its shell.
+    const child = spawn('/bin/sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const pgid = child.pid;
+    if (pgid !== undefined) HELPER_GROUPS.add(pgid);
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
     child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (options.durationS + 30) * 1000);
+    const timer = setTimeout(() => {
+      try {
+        if (pgid !== undefined) process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // ESRCH: already gone
+      }
+    }, (options.durationS + 30) * 1000);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      if (pgid !== undefined) HELPER_GROUPS.delete(pgid);
       if (code !== 0) return reject(new Error(`wrk exited with ${code}: ${err.trim() || out.trim()}`));
       try {
         resolve(parseWrk(out));
