@@ -8,10 +8,9 @@ import { createLogger } from '../log.js';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
 import { SupervisorError } from '../errors.js';
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED, EXIT_MASTER_GONE, EXIT_OK } from './exit-codes.js';
-import { fetchExchangeStarter } from './fetch-adapter.js';
 import { loadApp, type LoadedApp } from './load-app.js';
 import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
-import { nodeExchangeStarter } from './node-http-adapter.js';
+import type { StartExchange } from './exchange.js';
 import { ConnectionSet } from './serve.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
@@ -64,13 +63,19 @@ class WorkerProcess {
     }
     if (this.state !== 'loading') return; // drained or crashed while loading
     this.log.debug({ kind: app.description }, `loaded ${this.options.app}`);
-    this.listen(app);
+    // Only the adapter the app needs is loaded: the fetch one pulls in web streams, the node one node:http.
+    const startExchange =
+      app.kind === 'node'
+        ? (await import('./node-http-adapter.js')).nodeExchangeStarter(app.handler)
+        : (await import('./fetch-adapter.js')).fetchExchangeStarter(app.app);
+    if (this.state !== 'loading') return;
+    this.listen(startExchange);
   }
 
-  private listen(app: LoadedApp): void {
+  private listen(startExchange: StartExchange): void {
     const options = this.options;
     const connections = new ConnectionSet({
-      startExchange: app.kind === 'node' ? nodeExchangeStarter(app.handler) : fetchExchangeStarter(app.app),
+      startExchange,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       log: this.log,
