@@ -19,27 +19,10 @@ import {
   type Outcome,
   type Served,
   type Step,
-  type Target,
 } from '../helpers/scgi-raw.js';
 import { waitFor } from '../helpers/frontends/process-utils.js';
+import { echoOf, echoPid } from '../helpers/life-echo.js';
 
-interface Echo {
-  pid: number;
-  url: string;
-  bodyBase64: string;
-  bodyLength: number;
-}
-
-function echoOf(o: Outcome): Echo {
-  assert.equal(o.ending, 'fin', show(o));
-  const res = parseResponse(o.data);
-  assert.equal(res.status, 200, show(o));
-  return JSON.parse(res.body.toString('utf8')) as Echo;
-}
-
-async function echoPid(target: Target): Promise<number> {
-  return echoOf(await exchange(target, [request('GET', '/pid')])).pid;
-}
 
 /** An early answer that must reach the client whole, followed by FIN, with no RST while the client still sends. */
 function assertEarlyAnswer(o: Outcome, status: number, body: string): void {

@@ -19,32 +19,13 @@ import {
   type Outcome,
   type Served,
   type Step,
-  type Target,
 } from '../helpers/scgi-raw.js';
 import { waitFor } from '../helpers/frontends/process-utils.js';
+import { echoOf, echoPid, type Echo } from '../helpers/life-echo.js';
 
 const HEADER_TIMEOUT_S = 2;
 const BODY_TIMEOUT_S = 2;
 
-interface Echo {
-  pid: number;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  bodyBase64: string;
-  bodyLength: number;
-}
-
-function echoOf(o: Outcome): Echo {
-  assert.equal(o.ending, 'fin', show(o));
-  const res = parseResponse(o.data);
-  assert.equal(res.status, 200, show(o));
-  return JSON.parse(res.body.toString('utf8')) as Echo;
-}
-
-async function echoPid(target: Target): Promise<number> {
-  return echoOf(await exchange(target, [request('GET', '/pid')])).pid;
-}
 
 /** 408 (well formed) or a silent close: "silent-close if nothing can be said, otherwise 408" (case 13). */
 function assertTimedOut(t: TestContext, o: Outcome, fromMs: number, toMs: number): void {

@@ -10,36 +10,14 @@ import {
   block,
   exchange,
   frame,
-  parseResponse,
   request,
   serve,
   show,
-  type Outcome,
   type Pair,
   type Served,
-  type Target,
 } from '../helpers/scgi-raw.js';
+import { echoOf, echoPid } from '../helpers/life-echo.js';
 
-interface Echo {
-  pid: number;
-  method: string;
-  url: string;
-  headers: Record<string, string>;
-  bodyBase64: string;
-  bodyLength: number;
-  envHttpProxy: string | null;
-}
-
-function echoOf(o: Outcome): Echo {
-  assert.equal(o.ending, 'fin', show(o));
-  const res = parseResponse(o.data);
-  assert.equal(res.status, 200, show(o));
-  return JSON.parse(res.body.toString('utf8')) as Echo;
-}
-
-async function echoPid(target: Target): Promise<number> {
-  return echoOf(await exchange(target, [request('GET', '/pid')])).pid;
-}
 
 /** Bytes of a latin1 string the app reported (node:http headers and url are latin1, byte-exact). */
 const raw = (latin1: string | undefined): Buffer => Buffer.from(latin1 ?? '<missing>', 'latin1');
