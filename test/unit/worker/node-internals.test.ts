@@ -40,3 +40,12 @@ test('IncomingMessage has _dump, _consuming and a settable headers object', () =
   assert.deepEqual(req.headers, { host: 'x' });
   assert.equal(typeof new Socket().resetAndDestroy, 'function');
 });
+
+test("net.Socket's remoteAddress/remotePort/remoteFamily read the cached _peername (describePeer fills it)", () => {
+  const socket = new Socket() as Socket & { _peername?: unknown; _getpeername?: unknown };
+  assert.equal(typeof socket._getpeername, 'function');
+  socket._peername = { address: '10.1.2.3', family: 'IPv4', port: 40000 };
+  assert.equal(socket.remoteAddress, '10.1.2.3');
+  assert.equal(socket.remotePort, 40000);
+  assert.equal(socket.remoteFamily, 'IPv4');
+});
