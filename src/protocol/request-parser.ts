@@ -19,7 +19,7 @@ export interface RequestHead {
   contentLength: number;
   /**
    * Every parameter in arrival order, names and values decoded as latin1 (byte-exact, like node:http headers).
-   * A null-prototype object. Duplicate HTTP_* names are merged (HTTP_COOKIE with "; ", others with ", ").
+   * An object with nothing inherited (see header-block.ts). Duplicate HTTP_* names are merged (HTTP_COOKIE with "; ", others with ", ").
    */
   params: Record<string, string>;
   /** REQUEST_METHOD and REQUEST_URI, checked present and non-empty (else onError status 500, case 19). */

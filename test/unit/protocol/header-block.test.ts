@@ -30,15 +30,26 @@ test('parseDecimal: ASCII digits only, leading zeros decimal, digit-count guard 
   for (const [text, expected] of cases) assert.equal(parseDecimal(text), expected, JSON.stringify(text));
 });
 
-test('parseHeaderBlock returns a null-prototype object in arrival order, or a ProtocolError', () => {
+test('parseHeaderBlock returns an object with nothing inherited, in arrival order, or a ProtocolError', () => {
   const block = Buffer.from('CONTENT_LENGTH\x000\x00B\x002\x00A\x001\x00', 'latin1');
   const params = parseHeaderBlock(block, 0, block.length, 10, false);
   assert.ok(!(params instanceof ProtocolError));
-  assert.equal(Object.getPrototypeOf(params), null);
+  assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(params)), null, 'one empty prototype, then null');
+  assert.deepEqual(Reflect.ownKeys(Object.getPrototypeOf(params)), []);
   assert.deepEqual(Object.entries(params), [['CONTENT_LENGTH', '0'], ['B', '2'], ['A', '1']]);
   // Offsets inside a larger buffer are honoured (the parser decodes in place from the pushed chunk).
   const framed = Buffer.concat([Buffer.from('25:'), block, Buffer.from(',body')]);
   assert.deepEqual(Object.entries(parseHeaderBlock(framed, 3, 3 + block.length, 10, false)), Object.entries(params));
   const err = parseHeaderBlock(block, 0, block.length - 1, 10, false);
   assert.ok(err instanceof ProtocolError && err.code === 'ERR_SCGI_BAD_HEADER' && err.status === 400);
+});
+
+test('parameter names like __proto__, constructor and toString are plain own keys', () => {
+  const block = Buffer.from('CONTENT_LENGTH\x000\x00__proto__\x00x\x00constructor\x00c\x00toString\x00t\x00', 'latin1');
+  const params = parseHeaderBlock(block, 0, block.length, 10, false);
+  assert.ok(!(params instanceof ProtocolError));
+  assert.deepEqual(Object.keys(params), ['CONTENT_LENGTH', '__proto__', 'constructor', 'toString']);
+  assert.equal(params['__proto__'], 'x');
+  assert.equal(typeof Object.getPrototypeOf(params), 'object', 'the prototype was not replaced');
+  assert.equal(params.constructor, 'c');
 });

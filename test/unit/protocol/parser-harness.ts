@@ -61,7 +61,7 @@ export function feed(chunks: Buffer[], limits?: Partial<ProtocolLimits>, callEnd
           contentLength: head.contentLength,
           method: head.method,
           uri: head.uri,
-          nullProto: Object.getPrototypeOf(head.params) === null,
+          nullProto: inheritsNothing(head.params),
         };
       },
       onBody(chunk) {
@@ -111,4 +111,12 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** True when no key is inherited: the prototype chain holds only empty objects and ends in null. */
+function inheritsNothing(value: object): boolean {
+  for (let proto = Object.getPrototypeOf(value); proto !== null; proto = Object.getPrototypeOf(proto)) {
+    if (Reflect.ownKeys(proto).length > 0) return false;
+  }
+  return true;
 }

@@ -83,7 +83,7 @@ for (const f of valid) {
     assert.equal(whole.terminalAt, f.bytes.length);
     assert.ok(whole.head);
     assert.deepEqual(whole.head.params, j.params);
-    assert.equal(whole.head.nullProto, true, 'params has a null prototype');
+    assert.equal(whole.head.nullProto, true, 'params inherits nothing');
     assert.equal(whole.head.contentLength, j.contentLength);
     assert.equal(whole.head.method, j.method);
     assert.equal(whole.head.uri, j.uri);
