@@ -4,7 +4,7 @@
 // (serve.ts), the head's byte format (protocol/response-writer.ts), fetch-style apps (fetch-adapter.ts).
 
 import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket, type Socket } from 'node:net';
 import type { RequestHead } from '../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
@@ -144,6 +144,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
     socket.on('drain', onSocketDrain);
+    (socket as WritevSocket)._writev = writevSkippingEmpty;
     res.assignSocket(socket);
     return exchange;
   };
@@ -154,6 +155,28 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
  * @hono/node-server read them. net.Socket defines remoteAddress/remotePort as prototype getters, so these are
  * own properties that shadow them.
  */
+type WritevChunks = Array<{ chunk: string | Buffer; encoding: BufferEncoding }>;
+type WritevSocket = Socket & {
+  _writev(chunks: WritevChunks, cb: (err?: Error | null) => void): void;
+  _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
+};
+const netWritev = (NetSocket.prototype as unknown as WritevSocket)._writev;
+
+/**
+ * node:http's `end()` corks the socket and queues the head+body and then an empty string, so every response left as a
+ * two-chunk writev (StreamBase::Writev converts each string): when only one chunk has bytes, write it alone.
+ */
+function writevSkippingEmpty(this: WritevSocket, chunks: WritevChunks, cb: (err?: Error | null) => void): void {
+  let only = -1;
+  for (let i = 0; i < chunks.length; i++) {
+    if (chunks[i]!.chunk.length === 0) continue;
+    if (only !== -1) return netWritev.call(this, chunks, cb);
+    only = i;
+  }
+  if (only === -1) return netWritev.call(this, chunks, cb);
+  this._write(chunks[only]!.chunk, chunks[only]!.encoding, cb);
+}
+
 function describePeer(socket: Socket, params: Record<string, string>): void {
   const addr = params.REMOTE_ADDR;
   const port = params.REMOTE_PORT;

@@ -49,3 +49,9 @@ test("net.Socket's remoteAddress/remotePort/remoteFamily read the cached _peerna
   assert.equal(socket.remotePort, 40000);
   assert.equal(socket.remoteFamily, 'IPv4');
 });
+
+test('net.Socket has _write and _writev, and a Writable looks its _writev up per flush (the adapter sets its own)', () => {
+  const proto = Socket.prototype as unknown as Record<string, unknown>;
+  assert.equal(typeof proto._write, 'function');
+  assert.equal(typeof proto._writev, 'function');
+});
