@@ -4,11 +4,12 @@
 // (serve.ts), the head's byte format (protocol/response-writer.ts), fetch-style apps (fetch-adapter.ts).
 
 import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
-import { Socket as NetSocket, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { RequestHead } from '../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
-import { httpVersion, isHttps, requestHeaders } from './request-headers.js';
+import { httpVersion, requestHeaders } from './request-headers.js';
+import { describePeer, writeInOne } from './socket-tweaks.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
@@ -144,7 +145,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
     socket.on('drain', onSocketDrain);
-    (socket as WritevSocket)._writev = writevSkippingEmpty;
+    writeInOne(socket);
     res.assignSocket(socket);
     return exchange;
   };
@@ -155,51 +156,6 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
  * @hono/node-server read them. net.Socket defines remoteAddress/remotePort as prototype getters, so these are
  * own properties that shadow them.
  */
-type WritevChunks = Array<{ chunk: string | Buffer; encoding: BufferEncoding }>;
-type WritevSocket = Socket & {
-  _writev(chunks: WritevChunks, cb: (err?: Error | null) => void): void;
-  _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
-};
-const netWritev = (NetSocket.prototype as unknown as WritevSocket)._writev;
-
-/**
- * node:http's `end()` corks the socket and queues the head+body and then an empty string, so every response left as a
- * two-chunk writev (StreamBase::Writev converts each string): when only one chunk has bytes, write it alone.
- */
-function writevSkippingEmpty(this: WritevSocket, chunks: WritevChunks, cb: (err?: Error | null) => void): void {
-  let only = -1;
-  for (let i = 0; i < chunks.length; i++) {
-    if (chunks[i]!.chunk.length === 0) continue;
-    if (only !== -1) return netWritev.call(this, chunks, cb);
-    only = i;
-  }
-  if (only === -1) return netWritev.call(this, chunks, cb);
-  this._write(chunks[only]!.chunk, chunks[only]!.encoding, cb);
-}
-
-function describePeer(socket: Socket, params: Record<string, string>): void {
-  const addr = params.REMOTE_ADDR;
-  const port = params.REMOTE_PORT;
-  if (addr || port) {
-    // net.Socket's remoteAddress/remotePort/remoteFamily are non-configurable prototype getters that read the
-    // socket's cached `_peername` (pinned in test/unit/worker/node-internals.test.ts). Filling the cache is one
-    // store; three Object.defineProperty calls per request cost ~5 k instructions (docs/benchmarks.md).
-    const real = addr && port ? undefined : (socket as PeerCache)._getpeername();
-    (socket as PeerCache)._peername = {
-      address: addr || real?.address,
-      family: addr ? (addr.includes(':') ? 'IPv6' : 'IPv4') : real?.family,
-      port: port ? Number(port) : real?.port,
-    };
-  }
-  if (isHttps(params)) (socket as Socket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
-}
-
-interface PeerName {
-  address?: string;
-  family?: string;
-  port?: number;
-}
-type PeerCache = Socket & { _peername?: PeerName; _getpeername(): PeerName };
 
 function ignoreInterim(this: ServerResponse, callback?: unknown): void {
   if (typeof callback === 'function') process.nextTick(callback as () => void);
