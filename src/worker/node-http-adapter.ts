@@ -3,66 +3,25 @@
 // into a CGI head (`Status: NNN Reason`, no chunking, no hop-by-hop headers). Not here: the socket's life
 // (serve.ts), the head's byte format (protocol/response-writer.ts), fetch-style apps (fetch-adapter.ts).
 
-import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHead } from '../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { httpVersion, requestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
+import { kExchange, kOutHeaders, kRemaining, kStreamed, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
+import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-// Private node:http fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
-// IncomingMessage: complete, _consuming, _dump(), _readableState.resumeScheduled;
-// OutgoingMessage: _storeHeader(), _send(), _header, _headerSent, _hasBody, _last, _contentLength,
-// _removedContLen, _closed, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, assignSocket/detachSocket.
+// Private IncomingMessage fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
+// complete, _consuming, _dump(), _readableState.resumeScheduled. The response's: cgi-response.ts.
 interface Req extends IncomingMessage {
   _consuming: boolean;
   _dump(): void;
   _readableState: { resumeScheduled: boolean };
 }
-
-const kExchange = Symbol('scgi-supervise.exchange');
-const kRemaining = Symbol('scgi-supervise.remaining');
-const kStreamed = Symbol('scgi-supervise.streamed');
-
-interface CgiResponse extends ServerResponse {
-  _storeHeader(firstLine: string, headers: unknown): void;
-  _send(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: unknown, size?: number): boolean;
-  _header: string | null;
-  _headerSent: boolean;
-  _hasBody: boolean;
-  _last: boolean;
-  _contentLength: number | null;
-  _removedContLen: boolean;
-  _closed: boolean;
-  writeProcessing(): void;
-  [kExchange]: NodeExchange;
-  /** Body bytes still allowed by the app's own Content-Length; -1 when it declared none. */
-  [kRemaining]: number;
-  /** res.write() was called: the body leaves in several writes. */
-  [kStreamed]: boolean;
-  outputData: unknown[];
-  _implicitHeader(): void;
-  _finish(): void;
-}
-
-// Node keeps setHeader()'s headers under a symbol it does not export; writeHead() hands that very object to
-// _storeHeader, whose entries are [name, value] pairs rather than values.
-const kOutHeaders: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
-  (s) => s.description === 'kOutHeaders',
-);
-const protoSend = (OutgoingMessage.prototype as unknown as CgiResponse)._send;
-const protoSetHeader = OutgoingMessage.prototype.setHeader;
-const protoEnd = OutgoingMessage.prototype.end as (this: CgiResponse, ...args: unknown[]) => CgiResponse;
-const protoWrite = OutgoingMessage.prototype.write as (this: CgiResponse, ...args: unknown[]) => boolean;
-const protoDestroy = OutgoingMessage.prototype.destroy;
-// Set by OutgoingMessage#write when it returned false; node:http's server relays the socket's 'drain' to the
-// response only then (socketOnDrain), and so do we.
-const kNeedDrain: symbol | undefined = Object.getOwnPropertySymbols(new OutgoingMessage()).find(
-  (s) => s.description === 'kNeedDrain',
-);
 
 class NodeExchange implements Exchange {
   truncatedLogged = false;
@@ -278,141 +237,6 @@ function sendWithinLength(
 }
 
 /**
- * The store setHeader() fills (node:http's kOutHeaders): nothing inherited, like node's `{ __proto__: null }`, but
- * made by a constructor so V8 keeps it in fast mode (see Params in protocol/header-block.ts).
- */
-const HeaderStore = function HeaderStore() {} as unknown as new () => Record<string, [string, unknown]>;
-HeaderStore.prototype = Object.create(null) as Record<string, [string, unknown]>;
-
-/** RFC 9110 tchar: the names node:http's setHeader accepts (its tokenRegExp). */
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN[c.charCodeAt(0)] = 1;
-
-function isToken(name: string): boolean {
-  const len = name.length;
-  if (len === 0) return false;
-  for (let i = 0; i < len; i++) {
-    const c = name.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
-
-/** What node:http's checkInvalidHeaderChar allows: HTAB, VCHAR, SP and obs-text (0x80-0xff). */
-function isFieldValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if (c < 0x20 ? c !== 0x09 : c === 0x7f || c > 0xff) return false;
-  }
-  return true;
-}
-
-/**
- * res.setHeader with node:http's checks and store layout, for the usual string name and value: a loop over a
- * table instead of two regular expressions behind node's stack-hiding wrappers, and a fast-mode store — the
- * hello app's one setHeader cost ~9 k instructions through node's (bench/instructions.ts). Anything else, and any
- * input node would refuse, goes to node's own setHeader, which throws its usual errors.
- */
-function setHeaderChecked(this: CgiResponse, name: string, value: unknown): CgiResponse {
-  if (!this._header && typeof value === 'string' && typeof name === 'string' && isToken(name) && isFieldValue(value)) {
-    const self = this as unknown as Record<symbol, Record<string, [string, unknown]> | null>;
-    let store = self[kOutHeaders!];
-    if (store === null) self[kOutHeaders!] = store = new HeaderStore();
-    store![name.toLowerCase()] = [name, value];
-    return this;
-  }
-  return protoSetHeader.call(this, name, value as string) as CgiResponse;
-}
-
-/** Head+body in one write up to this size (one copy); larger bodies go as a two-buffer writev, not copied. */
-const COPY_LIMIT = 16 * 1024;
-
-/**
- * res.end(body) with nothing sent yet, how most apps answer (a plain handler, Express's res.send, Koa): the head and
- * body leave in one socket write, without node:http's cork, its trailing empty write and the writev they make.
- * What the app and frameworks observe is node:http's: the head stored through writeHead/_storeHeader (so with a
- * Content-Length), `finished`, 'prefinish', then 'finish' once the socket took the bytes. Anything unusual (a body
- * not allowed, a declared length the body exceeds, output already queued, strictContentLength) takes node's path.
- */
-function endInOne(this: CgiResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): CgiResponse {
-  const socket = this.socket as (Socket & { _httpMessage?: unknown; _hadError?: boolean }) | null;
-  if (
-    this._headerSent ||
-    this.finished ||
-    this.destroyed ||
-    socket === null ||
-    socket._httpMessage !== this ||
-    !socket.writable ||
-    socket.writableCorked !== 0 ||
-    this.outputData.length !== 0 ||
-    this.strictContentLength === true ||
-    typeof encoding === 'function'
-  ) {
-    return protoEnd.call(this, chunk, encoding, callback);
-  }
-  let len: number;
-  if (typeof chunk === 'string') {
-    if (encoding !== undefined && encoding !== null && encoding !== 'utf8' && encoding !== 'utf-8' && encoding !== 'latin1') {
-      return protoEnd.call(this, chunk, encoding, callback);
-    }
-    len = encoding === 'latin1' ? chunk.length : Buffer.byteLength(chunk, 'utf8');
-  } else if (chunk instanceof Uint8Array) {
-    len = chunk.byteLength;
-  } else {
-    return protoEnd.call(this, chunk, encoding, callback);
-  }
-  if (len === 0) return protoEnd.call(this, chunk, encoding, callback);
-  if (this._header === null) {
-    this._contentLength = len; // as write_ does for end(body): the head then gets a Content-Length
-    this._implicitHeader(); // writeHead → storeCgiHeader; throws like node:http on a bad header
-  }
-  const remaining = this[kRemaining];
-  if (!this._hasBody || remaining >= 0 && len > remaining) return protoEnd.call(this, chunk, encoding, callback);
-  if (remaining >= 0) this[kRemaining] = remaining - len;
-  if (typeof callback === 'function') this.once('finish', callback as () => void);
-
-  const head = this._header!;
-  this._headerSent = true;
-  this.finished = true;
-  const res = this;
-  // node:http's onFinish: no 'finish' when the socket failed (its 'close' aborts the exchange instead).
-  const finish = (): void => {
-    if (socket._hadError !== true) res.emit('finish');
-  };
-  if (typeof chunk === 'string') {
-    // As node:http's _send: one string, head included, in the body's encoding.
-    socket.write(head + chunk, encoding === 'latin1' ? 'latin1' : 'utf8', finish);
-  } else if (len <= COPY_LIMIT) {
-    const bytes = Buffer.allocUnsafe(head.length + len);
-    bytes.write(head, 0, 'latin1');
-    bytes.set(chunk as Uint8Array, head.length);
-    socket.write(bytes, finish);
-  } else {
-    socket.cork();
-    socket.write(head, 'latin1');
-    socket.write(chunk as Uint8Array, finish);
-    socket.uncork();
-  }
-  this._finish();
-  return this;
-}
-
-/**
- * res.write(): the body leaves in several writes. Nagle must not hold the later ones back (a response ended by
- * endInOne is one write and needs no TCP_NODELAY), and the socket's 'drain' is relayed to the response, as
- * node:http's server does, only for responses that write.
- */
-function writeStreamed(this: CgiResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): boolean {
-  const socket = this.socket;
-  if (!this[kStreamed] && socket !== null) {
-    this[kStreamed] = true;
-    socket.setNoDelay(true);
-    socket.on('drain', onSocketDrain);
-  }
-  return protoWrite.call(this, chunk, encoding, callback);
-}
-
-/**
  * res.destroy() before the response finished: the app gave up on it (stream.pipeline does this when the source
  * fails mid-body). node:http would just close the socket, but in SCGI a close-delimited body ended by FIN looks
  * complete: so it is an app failure, answered like one (500 if nothing was sent, else RST: cases 33-34).
@@ -422,24 +246,12 @@ function destroyResponse(this: CgiResponse, error?: Error): CgiResponse {
   if (this.destroyed || this.writableFinished || socket === null) return protoDestroy.call(this, error) as CgiResponse;
   const exchange = this[kExchange];
   exchange.host.appFailed(error ?? new Error('the app destroyed its response before finishing it'));
-  if (exchange.headWritten() || this.writableEnded) return protoDestroy.call(this, error) as CgiResponse; // socket reset
+  if (this._headerSent || this.writableEnded) return protoDestroy.call(this, error) as CgiResponse; // socket reset
   // A 500 went out and the connection drains: keep the socket, retire this response as destroy() would.
   this.detachSocket(socket);
   this.destroyed = true;
   process.nextTick(emitResClose, this);
   return this;
-}
-
-function onSocketDrain(this: Socket & { _httpMessage?: CgiResponse | null }): void {
-  const res = this._httpMessage;
-  if (res === null || res === undefined || res.finished) return;
-  const flags = res as unknown as Record<symbol, boolean>;
-  if (kNeedDrain === undefined) {
-    res.emit('drain');
-  } else if (flags[kNeedDrain]) {
-    flags[kNeedDrain] = false;
-    res.emit('drain');
-  }
 }
 
 function onResFinish(this: CgiResponse): void {

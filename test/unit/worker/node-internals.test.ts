@@ -26,9 +26,15 @@ test('ServerResponse has the fields and methods the adapter sets or calls', () =
   assert.equal(res._header, null);
   assert.equal(res._hasBody, false, 'HEAD: node:http itself drops the body');
   assert.equal(res._contentLength, null);
-  for (const method of ['assignSocket', 'detachSocket', 'writeContinue', 'writeProcessing', 'writeEarlyHints', '_implicitHeader']) {
+  for (const method of ['assignSocket', 'detachSocket', 'writeContinue', 'writeProcessing', 'writeEarlyHints', '_implicitHeader', '_finish']) {
     assert.equal(typeof res[method], 'function', method);
   }
+  // response-fast-paths.ts: end(body) sends only when nothing is queued, and setHeader fills kOutHeaders lazily.
+  assert.ok(Array.isArray(res.outputData), 'outputData');
+  const kOutHeaders = Object.getOwnPropertySymbols(res).find((s) => s.description === 'kOutHeaders')!;
+  assert.equal(res[kOutHeaders as unknown as string], null, 'kOutHeaders starts null');
+  (res as unknown as ServerResponse).setHeader('X-A', '1');
+  assert.deepEqual({ ...(res[kOutHeaders as unknown as string] as object) }, { 'x-a': ['X-A', '1'] }, 'kOutHeaders holds [name, value]');
 });
 
 test('IncomingMessage has _dump, _consuming and a settable headers object', () => {

@@ -1,0 +1,64 @@
+// The ServerResponse as the node:http adapter uses it: the private node:http fields it reads and replaces, the
+// symbols it hangs its own state on, and node's original methods its replacements fall back to. Shared by
+// node-http-adapter.ts (the CGI head, Content-Length accounting, finish) and response-fast-paths.ts.
+
+import { OutgoingMessage, type ServerResponse } from 'node:http';
+import type { ExchangeHost } from './exchange.js';
+
+// Private OutgoingMessage fields relied on (pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
+// _send(), _implicitHeader(), _finish(), _header, _headerSent, _hasBody, _last, _contentLength, _removedContLen,
+// _closed, outputData, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, assignSocket/detachSocket,
+// and the kOutHeaders/kNeedDrain symbols below.
+
+export const kExchange = Symbol('scgi-supervise.exchange');
+export const kRemaining = Symbol('scgi-supervise.remaining');
+export const kStreamed = Symbol('scgi-supervise.streamed');
+
+/** What a response needs of the exchange it belongs to. */
+export interface ResponseExchange {
+  readonly host: ExchangeHost;
+  /** The app's own Content-Length, -1 when it declared none. */
+  declared: number;
+  truncatedLogged: boolean;
+}
+
+export interface CgiResponse extends ServerResponse {
+  _storeHeader(firstLine: string, headers: unknown): void;
+  _send(data: string | Uint8Array, encoding: BufferEncoding | null | undefined, callback: unknown, size?: number): boolean;
+  _implicitHeader(): void;
+  _finish(): void;
+  _header: string | null;
+  _headerSent: boolean;
+  _hasBody: boolean;
+  _last: boolean;
+  _contentLength: number | null;
+  _removedContLen: boolean;
+  _closed: boolean;
+  outputData: unknown[];
+  writeProcessing(): void;
+  [kExchange]: ResponseExchange;
+  /** Body bytes still allowed by the app's own Content-Length; -1 when it declared none. */
+  [kRemaining]: number;
+  /** res.write() was called: the body leaves in several writes. */
+  [kStreamed]: boolean;
+}
+
+const outgoingSymbols = Object.getOwnPropertySymbols(new OutgoingMessage());
+/**
+ * Where node keeps setHeader()'s headers (not exported): writeHead() hands that very object to _storeHeader, whose
+ * entries are [name, value] pairs rather than values.
+ */
+export const kOutHeaders: symbol | undefined = outgoingSymbols.find((s) => s.description === 'kOutHeaders');
+/**
+ * Set by OutgoingMessage#write when it returned false; node:http's server relays the socket's 'drain' to the
+ * response only then (socketOnDrain), and so do we.
+ */
+export const kNeedDrain: symbol | undefined = outgoingSymbols.find((s) => s.description === 'kNeedDrain');
+
+type Method<R> = (this: CgiResponse, ...args: unknown[]) => R;
+const proto = OutgoingMessage.prototype as unknown as Record<string, unknown>;
+export const protoSend = proto._send as CgiResponse['_send'];
+export const protoSetHeader = proto.setHeader as Method<CgiResponse>;
+export const protoEnd = proto.end as Method<CgiResponse>;
+export const protoWrite = proto.write as Method<boolean>;
+export const protoDestroy = proto.destroy as Method<CgiResponse>;
