@@ -95,12 +95,6 @@ class WorkerProcess {
     });
     // Node's listen({ fd }) wraps the inherited socket and calls listen(2) again, which is harmless on a socket
     // the master already listens on. Closing this server later closes only our copy of the descriptor.
-    // All workers wait on the same listening socket, and libuv accepts every queued connection before it reads
-    // any: the worker that wakes first takes a whole burst and serves it in series while the others sleep. With
-    // UV_TCP_SINGLE_ACCEPT libuv yields after each accept, so the bursts spread over the workers (measured in
-    // docs/benchmarks.md). libuv reads it once, in this listen call; an operator's own setting is kept.
-    const singleAccept = process.env.UV_TCP_SINGLE_ACCEPT === undefined;
-    if (singleAccept) process.env.UV_TCP_SINGLE_ACCEPT = '1';
     server.listen({ fd: LISTEN_FD, backlog: options.backlog ?? 511 }, () => {
       if (this.state !== 'loading') return;
       this.state = 'serving';
@@ -108,7 +102,6 @@ class WorkerProcess {
       const timer = setInterval(() => this.sendStats(false), Math.max(100, options.statsIntervalMs));
       timer.unref();
     });
-    if (singleAccept) delete process.env.UV_TCP_SINGLE_ACCEPT; // read by now; the app's children need not inherit it
   }
 
   private loadFailed(err: unknown): void {
