@@ -3,7 +3,7 @@
 // backend runs with 1 worker under callgrind; after a warm-up its counters are zeroed, N requests are sent straight
 // to the SCGI socket (the bytes nginx sends, CONTENT_LENGTH first), the counters are dumped and divided by N.
 // Kernel work (TCP, syscalls) is not counted. Options: --only a,b (product,bare-shared,uwsgi), --requests N (2000),
-// --warmup N (2000), --concurrency C (4), --keep DIR (keep the dumps for callgrind_annotate). Not the throughput bench (run.ts).
+// --warmup N (2000), --concurrency C (4), --keep DIR (keep the dumps for callgrind_annotate), --node-args="FLAGS" (for the Node backends). Not the throughput bench (run.ts).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -23,6 +23,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '4' },
     keep: { type: 'string' }, // a directory to keep the callgrind dumps in (for callgrind_annotate)
+    'node-args': { type: 'string', default: '' }, // extra node flags for the Node backends, e.g. --max-semi-space-size=32
   },
 });
 
@@ -93,16 +94,17 @@ function readDumps(dir: string, pid: number): { all: number; main: number } {
 async function measureOne(name: string, dir: string): Promise<string> {
   const port = await freePort();
   const valgrind = ['--tool=callgrind', '--trace-children=yes', '--separate-threads=yes', `--callgrind-out-file=${dir}/cg.%p`];
+  const nodeArgs = opts['node-args'].split(' ').filter((a) => a !== '');
   let command: string[];
   let env: NodeJS.ProcessEnv = process.env;
   let ready: RegExp;
   switch (name) {
     case 'product':
-      command = [process.execPath, CLI, 'start', join(ROOT, 'test', 'fixtures', 'apps', 'bench-hello.cjs'), '-w', '1', '-l', `127.0.0.1:${port}`, '--boot-timeout', '600'];
+      command = [process.execPath, ...nodeArgs, CLI, 'start', join(ROOT, 'test', 'fixtures', 'apps', 'bench-hello.cjs'), '-w', '1', '-l', `127.0.0.1:${port}`, '--boot-timeout', '600'];
       ready = /ready: \d+ workers on /;
       break;
     case 'bare-shared':
-      command = [process.execPath, join(ROOT, 'dist', 'bench', 'bare-server.js'), String(port), '1'];
+      command = [process.execPath, ...nodeArgs, join(ROOT, 'dist', 'bench', 'bare-server.js'), String(port), '1'];
       env = { ...process.env, NODE_CLUSTER_SCHED_POLICY: 'none' };
       ready = /ready: \d+ workers on /;
       break;

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { RequestHead } from '../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
-import { httpVersion, requestHeaders } from './request-headers.js';
+import { headersObject, httpVersion, rawRequestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
 import { kExchange, kOutHeaders, kRemaining, kStreamed, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
 import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
@@ -16,12 +16,17 @@ import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
 // Private IncomingMessage fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
-// complete, _consuming, _dump(), _readableState.resumeScheduled. The response's: cgi-response.ts.
+// complete, _consuming, _dump(), _readableState.resumeScheduled, kHeadersCount. The response's: cgi-response.ts.
 interface Req extends IncomingMessage {
   _consuming: boolean;
   _dump(): void;
   _readableState: { resumeScheduled: boolean };
 }
+
+/** How many rawHeaders entries node:http's lazy req.headers getter reads (not exported). */
+const kHeadersCount: symbol | undefined = Object.getOwnPropertySymbols(new IncomingMessage(null as never)).find(
+  (s) => s.description === 'kHeadersCount',
+);
 
 class NodeExchange implements Exchange {
   truncatedLogged = false;
@@ -93,9 +98,14 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     req.httpVersionMajor = major;
     req.httpVersionMinor = minor;
     req.httpVersion = `${major}.${minor}`;
-    const { headers, rawHeaders } = requestHeaders(head);
-    req.headers = headers;
+    const rawHeaders = rawRequestHeaders(head);
     req.rawHeaders = rawHeaders;
+    if (kHeadersCount !== undefined) {
+      // node:http builds req.headers (and headersDistinct) from rawHeaders on first read, with its own merging.
+      (req as unknown as Record<symbol, number>)[kHeadersCount] = rawHeaders.length;
+    } else {
+      req.headers = headersObject(rawHeaders);
+    }
 
     const res = new ServerResponse(req) as unknown as CgiResponse;
     res.useChunkedEncodingByDefault = false;

@@ -33,13 +33,13 @@ function headerName(param: string): string {
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
- * Headers from `HTTP_*` (lowercase, `_` → `-`), content-type from CONTENT_TYPE and content-length from
- * CONTENT_LENGTH (the truth): present when > 0, when the client sent one (HTTP_CONTENT_LENGTH), or for POST/PUT/PATCH.
+ * node:http's req.rawHeaders: `HTTP_*` as lowercase dashed names, content-type from CONTENT_TYPE and content-length
+ * from CONTENT_LENGTH (the truth): present when > 0, when the client sent one (HTTP_CONTENT_LENGTH), or for
+ * POST/PUT/PATCH. In arrival order, `[name, value, name, value, ...]`.
  */
-export function requestHeaders(head: RequestHead): RequestHeaders {
+export function rawRequestHeaders(head: RequestHead): string[] {
   const params = head.params;
-  const headers: Record<string, string> = {};
-  const rawHeaders: string[] = [];
+  const raw: string[] = [];
   for (const param in params) {
     let name: string;
     if (param.startsWith('HTTP_')) {
@@ -54,21 +54,37 @@ export function requestHeaders(head: RequestHead): RequestHeaders {
     } else if (param === 'CONTENT_LENGTH') {
       const cl = head.contentLength;
       if (cl === 0 && params.HTTP_CONTENT_LENGTH === undefined && !METHODS_WITH_BODY.has(head.method)) continue;
-      name = 'content-length';
-      rawHeaders.push(name, String(cl));
-      headers[name] = String(cl);
+      raw.push('content-length', String(cl));
       continue;
     } else {
       continue;
     }
-    const value = params[param]!;
+    raw.push(name, params[param]!);
+  }
+  return raw;
+}
+
+/**
+ * req.headers from rawHeaders: a name that comes twice (HTTP_X_A and HTTP_X-A) is merged the way node:http merges
+ * repeated headers (cookie with '; ', others with ', '). The node adapter lets node:http build this lazily instead;
+ * this is for the fetch adapter and for a Node without that laziness.
+ */
+export function headersObject(raw: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1]!;
     const previous = headers[name];
-    // A name that maps twice (HTTP_X_A and HTTP_X-A): merge like node:http merges repeated headers.
     // (typeof: 'constructor' is the only lowercase name the object prototype has, and it is a function.)
     headers[name] = typeof previous === 'string' ? previous + (name === 'cookie' ? '; ' : ', ') + value : value;
-    rawHeaders.push(name, value);
   }
-  return { headers, rawHeaders };
+  return headers;
+}
+
+/** Both forms at once (the fetch adapter, tests). */
+export function requestHeaders(head: RequestHead): RequestHeaders {
+  const rawHeaders = rawRequestHeaders(head);
+  return { headers: headersObject(rawHeaders), rawHeaders };
 }
 
 /** "https" when the front end says the client used TLS (HTTPS=on from nginx/lighttpd/Apache, or REQUEST_SCHEME). */

@@ -72,6 +72,27 @@ test('a stream piped into res arrives whole; flushHeaders sends the head before 
   assert.ok(headAt < 1200, `head after ${headAt} ms`);
 });
 
+test('req.headers and req.headersDistinct are what node:http builds from rawHeaders, repeated names merged', async (t) => {
+  const w = await startWorker(t, RAW);
+  const { res } = await call(w, 'GET', '/echo', {
+    headers: [['X-A', '1'], ['Cookie', 'a=1']],
+    extraParams: [['HTTP_X-A', '2'], ['HTTP_COOKIE', 'b=2'], ['HTTP_HOST', 'second.test']],
+  });
+  const echo = JSON.parse(res.body.toString()) as {
+    headers: Record<string, string>;
+    headersDistinct: Record<string, string[]>;
+    rawHeaders: string[];
+  };
+  // HTTP_COOKIE and HTTP_HOST repeated: the parser merges them (case 20); HTTP_X_A and HTTP_X-A are two names
+  // for one header, merged by node:http's own rules.
+  assert.equal(echo.headers['x-a'], '1, 2');
+  assert.equal(echo.headers.cookie, 'a=1; b=2');
+  assert.deepEqual(echo.headersDistinct['x-a'], ['1', '2']);
+  assert.deepEqual(echo.headersDistinct.cookie, ['a=1; b=2']);
+  assert.deepEqual(echo.headersDistinct.host, ['example.test, second.test']);
+  assert.equal(echo.rawHeaders.length % 2, 0);
+});
+
 test('HEAD, 204 and 304 send the head only (case 35)', async (t) => {
   const w = await startWorker(t, RAW);
   const head = await call(w, 'HEAD', '/text');

@@ -37,6 +37,16 @@ test('ServerResponse has the fields and methods the adapter sets or calls', () =
   assert.deepEqual({ ...(res[kOutHeaders as unknown as string] as object) }, { 'x-a': ['X-A', '1'] }, 'kOutHeaders holds [name, value]');
 });
 
+test('IncomingMessage builds req.headers and headersDistinct lazily from rawHeaders and kHeadersCount', () => {
+  const req = new IncomingMessage(new Socket());
+  const kHeadersCount = Object.getOwnPropertySymbols(req).find((s) => s.description === 'kHeadersCount');
+  assert.ok(kHeadersCount !== undefined, 'kHeadersCount');
+  req.rawHeaders = ['host', 'a.test', 'x-a', '1', 'x-a', '2', 'cookie', 'c=1', 'cookie', 'd=2', 'host', 'b.test'];
+  (req as unknown as Record<symbol, number>)[kHeadersCount] = req.rawHeaders.length;
+  assert.deepEqual({ ...req.headers }, { host: 'a.test', 'x-a': '1, 2', cookie: 'c=1; d=2' });
+  assert.deepEqual({ ...req.headersDistinct }, { host: ['a.test', 'b.test'], 'x-a': ['1', '2'], cookie: ['c=1', 'd=2'] });
+});
+
 test('IncomingMessage has _dump, _consuming and a settable headers object', () => {
   const req = new IncomingMessage(new Socket()) as unknown as Record<string, unknown> & IncomingMessage;
   assert.equal(typeof req._dump, 'function');
