@@ -28,6 +28,15 @@ const MAX_BODY_DIGITS = 15;
 const Params = function Params(this: Record<string, string>) {} as unknown as new () => Record<string, string>;
 Params.prototype = Object.create(null) as Record<string, string>;
 
+/**
+ * The names of the last block accepted, in order. A front end sends the same names in the same order on every
+ * request, so each name is first compared in place with the last block's name at that position: no new string, and
+ * the key is one V8 has already internalized, so the property stores skip the string-table lookup a fresh slice
+ * needs (bench/instructions.ts). A block that differs is cut as usual and becomes the new reference.
+ */
+let lastNames: string[] = [];
+const MAX_REMEMBERED_NAMES = 128;
+
 export function parseHeaderBlock(
   buf: Buffer,
   start: number,
@@ -41,18 +50,28 @@ export function parseHeaderBlock(
   const text = (buf as Latin1Buffer).latin1Slice(start, stop);
   const len = text.length;
   const params = new Params();
+  const expected = lastNames;
+  let names: string[] | null = null; // this block's names, once it differs from the last one's
   let pos = 0;
   let count = 0;
   let clFirst = false;
   while (pos < len) {
-    const nameEnd = text.indexOf('\0', pos);
-    // "name ::= notnull+" (case 9)
-    if (nameEnd === pos) return bad('ERR_SCGI_BAD_HEADER', `empty parameter name at byte ${pos} of the header block`);
+    let name = expected[count];
+    let nameEnd: number;
+    if (name !== undefined && text.startsWith(name, pos) && text.charCodeAt(pos + name.length) === 0) {
+      nameEnd = pos + name.length; // the same name as the last block's at this place
+    } else {
+      nameEnd = text.indexOf('\0', pos);
+      // "name ::= notnull+" (case 9)
+      if (nameEnd === pos) return bad('ERR_SCGI_BAD_HEADER', `empty parameter name at byte ${pos} of the header block`);
+      name = text.slice(pos, nameEnd);
+      if (names === null) names = expected.slice(0, count);
+    }
+    if (names !== null && count < MAX_REMEMBERED_NAMES) names.push(name);
     const valueStart = nameEnd + 1;
     // The block ends in NUL, so a name that ends the block has no value: an odd number of strings (case 8).
     if (valueStart === len) return bad('ERR_SCGI_BAD_HEADER', 'header block has a name without a value');
     const valueEnd = text.indexOf('\0', valueStart);
-    const name = text.slice(pos, nameEnd);
     const value = text.slice(valueStart, valueEnd);
     pos = valueEnd + 1;
     if (count === 0) clFirst = name === 'CONTENT_LENGTH';
@@ -79,6 +98,10 @@ export function parseHeaderBlock(
   }
   // "The first header must have the name CONTENT_LENGTH" (case 16): every tested front end complies.
   if (!clFirst) return bad('ERR_SCGI_CONTENT_LENGTH_NOT_FIRST', 'CONTENT_LENGTH is not the first parameter');
+  if (names !== null) {
+    const keys = Object.keys(params); // the engine's own internalized copies, when no duplicate was merged
+    lastNames = keys.length === names.length ? keys : names;
+  } else if (count < expected.length) lastNames = expected.slice(0, count); // a shorter block: its prefix matched
   return params;
 }
 

@@ -53,3 +53,34 @@ test('parameter names like __proto__, constructor and toString are plain own key
   assert.equal(typeof Object.getPrototypeOf(params), 'object', 'the prototype was not replaced');
   assert.equal(params.constructor, 'c');
 });
+
+test('blocks parsed one after another give what each gives alone, whatever the last block held (name reuse)', () => {
+  const blocks = [
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', 'HTTP_X_LONG', '2', 'SCGI', '1'],
+    ['CONTENT_LENGTH', '0', 'HTTP_X_LONG', 'a', 'HTTP_X', 'b', 'SCGI', '1'], // same names, other order
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1'], // a prefix of the first
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', 'HTTP_X_LONG', '2', 'SCGI', '1', 'EXTRA', '3'], // longer
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', 'HTTP_X', '2', 'SCGI', '1'], // a merged duplicate
+    ['CONTENT_LENGTH', '0', 'HTTP_', '1', 'HTTP_X\x01', '2', 'SCGI', '1'], // names the last ones start
+    ['CONTENT_LENGTH', '0', '7', 'seven', 'HTTP_X', '1'], // an integer-like name (sorted first as a key)
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', 'HTTP_X_LONG', '2', 'SCGI', '1'],
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', '', '2'], // bad: an empty name where a known one was
+    ['CONTENT_LENGTH', '0', 'HTTP_X', '1', 'HTTP_X_LONG', '2', 'SCGI', '1'],
+  ];
+  const encode = (pairs: string[]) => Buffer.from(pairs.map((s) => s + '\0').join(''), 'latin1');
+  const describe = (r: ReturnType<typeof parseHeaderBlock>) => (r instanceof ProtocolError ? r.code : Object.entries(r));
+  const alone = blocks.map((pairs) => {
+    // Reset the remembered names to something unrelated before each, so each result is a first parse.
+    parseHeaderBlock(encode(['CONTENT_LENGTH', '0', 'Q', 'q']), 0, encode(['CONTENT_LENGTH', '0', 'Q', 'q']).length, 50, false);
+    const b = encode(pairs);
+    return describe(parseHeaderBlock(b, 0, b.length, 50, false));
+  });
+  for (let round = 0; round < 3; round++) {
+    blocks.forEach((pairs, i) => {
+      const b = encode(pairs);
+      assert.deepEqual(describe(parseHeaderBlock(b, 0, b.length, 50, false)), alone[i], `block ${i}, round ${round}`);
+    });
+  }
+  assert.deepEqual(alone[4], [['CONTENT_LENGTH', '0'], ['HTTP_X', '1, 2'], ['SCGI', '1']]);
+  assert.equal(alone[8], 'ERR_SCGI_BAD_HEADER');
+});
