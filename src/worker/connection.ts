@@ -126,10 +126,13 @@ export class Connection implements ParserSink, ExchangeHost {
     this.state = 'closed';
     this.deadline = Infinity;
     const exchange = this.exchange;
-    if (exchange !== null && !this.responded) {
-      this.responded = true;
-      this.release();
-      exchange.abort(abortedError());
+    if (exchange !== null) {
+      if (!this.responded) {
+        this.responded = true;
+        this.release();
+        exchange.abort(abortedError());
+      }
+      exchange.socketClosed();
     }
     this.set.closed(this);
   }

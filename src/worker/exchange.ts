@@ -16,6 +16,8 @@ export interface Exchange {
   end(): void;
   /** The front end went away, or the request failed before the response finished: abort req/res or the Request. */
   abort(error: Error): void;
+  /** The socket closed (after abort, if there was one): the response's own 'close', as node:http emits it. */
+  socketClosed(): void;
   /** The response finished: from now on, body bytes the app did not read are read and dropped (case 25). */
   dump(): void;
   /** True once response bytes may have reached the socket: a failure then means RST, not a 500 (cases 33-34). */

@@ -103,6 +103,10 @@ class FetchExchange implements Exchange {
     this.abortController.abort(error);
   }
 
+  socketClosed(): void {
+    // abort() already told the app (its Request's signal); a finished response needs nothing more.
+  }
+
   dump(): void {
     this.controller = null;
   }

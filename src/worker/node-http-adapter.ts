@@ -65,8 +65,13 @@ class NodeExchange implements Exchange {
 
   abort(error: Error): void {
     // node:http's abortIncoming: destroy the request with ECONNRESET 'aborted' ('aborted', then 'error' only
-    // if the app listens, then 'close'). res emits 'close' through assignSocket's socket 'close' listener.
+    // if the app listens, then 'close'). res emits 'close' in socketClosed, next.
     if (!this.req.destroyed) this.req.destroy(error);
+  }
+
+  socketClosed(): void {
+    // node:http's onServerResponseClose: a response still on the socket (not finished) closes with it, at once.
+    if (this.res.socket !== null) emitResClose(this.res);
   }
 
   dump(): void {
@@ -127,7 +132,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
     writeInOne(socket);
-    res.assignSocket(socket);
+    attachSocket(res, socket);
     return exchange;
   };
 }
@@ -258,7 +263,7 @@ function destroyResponse(this: CgiResponse, error?: Error): CgiResponse {
   exchange.host.appFailed(error ?? new Error('the app destroyed its response before finishing it'));
   if (this._headerSent || this.writableEnded) return protoDestroy.call(this, error) as CgiResponse; // socket reset
   // A 500 went out and the connection drains: keep the socket, retire this response as destroy() would.
-  this.detachSocket(socket);
+  detachSocket(this, socket);
   this.destroyed = true;
   process.nextTick(emitResClose, this);
   return this;
@@ -270,10 +275,27 @@ function onResFinish(this: CgiResponse): void {
   const complete = !(this[kRemaining] > 0);
   // As node:http's resOnFinish: detach, then 'close' on the next tick.
   const socket = this.socket;
-  if (socket !== null) this.detachSocket(socket);
+  if (socket !== null) detachSocket(this, socket);
   process.nextTick(emitResClose, this);
   exchange.host.responseFinished(complete);
 }
+
+/**
+ * ServerResponse#assignSocket without its per-request 'close' listener on the socket and its 'socket' event (no app
+ * can listen yet): the connection calls Exchange.socketClosed instead, which emits the response's 'close' as that
+ * listener would.
+ */
+function attachSocket(res: CgiResponse, socket: Socket): void {
+  (socket as HttpSocket)._httpMessage = res;
+  (res as { socket: Socket | null }).socket = socket;
+}
+
+function detachSocket(res: CgiResponse, socket: Socket): void {
+  (socket as HttpSocket)._httpMessage = null;
+  (res as { socket: Socket | null }).socket = null;
+}
+
+type HttpSocket = Socket & { _httpMessage: CgiResponse | null };
 
 function emitResClose(res: CgiResponse): void {
   if (!res._closed) {
