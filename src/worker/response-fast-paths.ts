@@ -87,6 +87,8 @@ export function endInOne(this: CgiResponse, chunk?: unknown, encoding?: unknown,
     this.strictContentLength === true ||
     typeof encoding === 'function'
   ) {
+    // The head already left alone (flushHeaders) or with earlier writes: this is another write, Nagle must not hold it.
+    if (this._headerSent) markStreamed(this);
     return protoEnd.call(this, chunk, encoding, callback);
   }
   let len: number;
@@ -142,13 +144,16 @@ export function endInOne(this: CgiResponse, chunk?: unknown, encoding?: unknown,
  * node:http's server does, only for responses that write.
  */
 export function writeStreamed(this: CgiResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): boolean {
-  const socket = this.socket;
-  if (!this[kStreamed] && socket !== null) {
-    this[kStreamed] = true;
-    socket.setNoDelay(true);
-    socket.on('drain', onSocketDrain);
-  }
+  markStreamed(this);
   return protoWrite.call(this, chunk, encoding, callback);
+}
+
+function markStreamed(res: CgiResponse): void {
+  const socket = res.socket;
+  if (res[kStreamed] || socket === null || socket.destroyed) return;
+  res[kStreamed] = true;
+  socket.setNoDelay(true);
+  socket.on('drain', onSocketDrain);
 }
 
 
