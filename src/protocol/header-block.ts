@@ -35,6 +35,8 @@ Params.prototype = Object.create(null) as Record<string, string>;
  * needs (bench/instructions.ts). A block that differs is cut as usual and becomes the new reference.
  */
 let lastNames: string[] = [];
+/** lastNames has no name twice (Object.keys of a block whose names were all distinct). */
+let lastNamesDistinct = true;
 const MAX_REMEMBERED_NAMES = 128;
 
 export function parseHeaderBlock(
@@ -80,7 +82,9 @@ export function parseHeaderBlock(
         hint: 'raise maxHeaderCount if the front end legitimately sends that many',
       });
     }
-    const previous = params[name];
+    // While every name so far is the last block's name at its place, and that block had no repeated name, this name
+    // cannot repeat an earlier one: the lookup is only needed once the block differs.
+    const previous = names === null && lastNamesDistinct ? undefined : params[name];
     if (previous === undefined) {
       params[name] = value;
     } else if (!strict && name.startsWith('HTTP_')) {
@@ -100,7 +104,8 @@ export function parseHeaderBlock(
   if (!clFirst) return bad('ERR_SCGI_CONTENT_LENGTH_NOT_FIRST', 'CONTENT_LENGTH is not the first parameter');
   if (names !== null) {
     const keys = Object.keys(params); // the engine's own internalized copies, when no duplicate was merged
-    lastNames = keys.length === names.length ? keys : names;
+    lastNamesDistinct = keys.length === names.length;
+    lastNames = lastNamesDistinct ? keys : names;
   } else if (count < expected.length) lastNames = expected.slice(0, count); // a shorter block: its prefix matched
   return params;
 }
