@@ -42,12 +42,12 @@ export async function measureRespawn(port: number, kills = 5): Promise<NonNullab
   return { samples, median: sorted[sorted.length >> 1]!, max: sorted[sorted.length - 1]!, detectMedian: detect[detect.length >> 1]!, targetMs: 300 };
 }
 
-export async function measureReload(port: number, nginxPort: number, surge: number, workers = 8): Promise<NonNullable<Lifecycle['reload']>[number]> {
+export async function measureReload(port: number, nginxPort: number, surge: number, workers = 8, underLoad = true): Promise<NonNullable<Lifecycle['reload']>[number]> {
   const shape: Shape = { name: 'reload', app: 'hello', connections: 32, workers, variants: false };
   const group = await startBackend('product', { port, shape, productArgs: ['--reload-surge', String(surge)] });
   try {
-    const load = runWrk({ url: `http://127.0.0.1:${nginxPort}/`, connections: 32, durationS: 5 });
-    await new Promise((r) => setTimeout(r, 1000)); // let the load reach steady state first
+    const load = underLoad ? runWrk({ url: `http://127.0.0.1:${nginxPort}/`, connections: 32, durationS: 5 }) : null;
+    await new Promise((r) => setTimeout(r, 1000)); // let the load reach steady state first (or the workers settle)
     const since = group.lines.length;
     const started = performance.now();
     const command = await new Promise<{ code: number | null; output: string }>((resolve) => {
@@ -63,7 +63,7 @@ export async function measureReload(port: number, nginxPort: number, surge: numb
     });
     const commandMs = performance.now() - started;
     if (command.code !== 0) {
-      await load.catch(() => undefined);
+      await load?.catch(() => undefined);
       return { surge, error: `reload exited ${command.code}: ${command.output.trim()}` };
     }
     let allReadyMs = NaN;
@@ -73,8 +73,8 @@ export async function measureReload(port: number, nginxPort: number, surge: numb
       index = seen.index + 1;
       allReadyMs = seen.line.atMs - started;
     }
-    const wrk = await load;
-    return { surge, workers, commandMs, allReadyMs, errors: wrk.non2xx + wrk.socketErrors, requests: wrk.requests, targetMs: 2000 };
+    const wrk = load === null ? null : await load;
+    return { surge, workers, commandMs, allReadyMs, errors: wrk === null ? 0 : wrk.non2xx + wrk.socketErrors, requests: wrk?.requests ?? 0, underLoad, targetMs: 2000 };
   } catch (error) {
     return { surge, error: (error as Error).message };
   } finally {

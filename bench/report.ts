@@ -13,7 +13,7 @@ export interface Excluded {
 export interface Lifecycle {
   workerRssMiB?: { product: number; bare: number; deltaMiB: number; productIdle: number; bareIdle: number; targetMiB: number };
   respawnMs?: { samples: number[]; median: number; max: number; detectMedian: number; targetMs: number };
-  reload?: Array<{ surge: number; workers: number; commandMs: number; allReadyMs: number; errors: number; requests: number; targetMs: number } | { surge: number; error: string }>;
+  reload?: Array<{ surge: number; workers: number; commandMs: number; allReadyMs: number; errors: number; requests: number; underLoad?: boolean; targetMs: number } | { surge: number; error: string }>;
   notes: string[];
 }
 
@@ -76,7 +76,9 @@ export function renderLifecycle(l: Lifecycle): string {
   for (const r of l.reload ?? []) {
     if ('error' in r) lines.push(`| rolling reload, --reload-surge ${r.surge} | not measured: ${r.error.split('\n')[0]} | < 2000 ms |`);
     else {
-      lines.push(`| rolling reload of ${r.workers} workers under wrk -c32, --reload-surge ${r.surge} | command ${f(r.commandMs)} ms, last new worker ready at ${f(r.allReadyMs)} ms; ${r.errors} errors in ${r.requests} requests | < ${r.targetMs} ms |`);
+      const loaded = r.underLoad !== false;
+      const outcome = loaded ? `; ${r.errors} errors in ${r.requests} requests` : '';
+      lines.push(`| rolling reload of ${r.workers} workers ${loaded ? 'under wrk -c32' : 'without load'}, --reload-surge ${r.surge} | command ${f(r.commandMs)} ms, last new worker ready at ${f(r.allReadyMs)} ms${outcome} | < ${r.targetMs} ms |`);
     }
   }
   for (const note of l.notes) lines.push(`| note | ${note.replace(/\|/g, '\\|')} | |`);

@@ -184,6 +184,8 @@ async function main(): Promise<void> {
         notes.push(`respawn not measured: ${(error as Error).message.split('\n')[0]}`);
       }
       lifecycle.reload = [];
+      log('lifecycle: rolling reload of 8 workers without load, --reload-surge 1');
+      lifecycle.reload.push(await measureReload(route.backendPort, route.listenPort, 1, 8, false));
       for (const surge of [1, 4]) {
         log(`lifecycle: rolling reload of 8 workers, --reload-surge ${surge}`);
         lifecycle.reload.push(await measureReload(route.backendPort, route.listenPort, surge));
