@@ -3,12 +3,13 @@
 // node-http-adapter.ts (the CGI head, Content-Length accounting, finish) and response-fast-paths.ts.
 
 import { OutgoingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { ExchangeHost } from './exchange.js';
 
 // Private OutgoingMessage fields relied on (pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
 // _send(), _implicitHeader(), _finish(), _header, _headerSent, _hasBody, _last, _contentLength, _removedContLen,
-// _closed, outputData, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, assignSocket/detachSocket,
-// and the kOutHeaders/kNeedDrain symbols below.
+// _closed, outputData, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, the socket's _httpMessage
+// and _hadError, and the kOutHeaders/kNeedDrain symbols below.
 
 export const kExchange = Symbol('scgi-supervise.exchange');
 export const kRemaining = Symbol('scgi-supervise.remaining');
@@ -39,8 +40,8 @@ export interface CgiResponse extends ServerResponse {
   [kExchange]: ResponseExchange;
   /** Body bytes still allowed by the app's own Content-Length; -1 when it declared none. */
   [kRemaining]: number;
-  /** res.write() was called: the body leaves in several writes. */
-  [kStreamed]: boolean;
+  /** res.write() was called: the body leaves in several writes (unset until then). */
+  [kStreamed]?: boolean;
 }
 
 const outgoingSymbols = Object.getOwnPropertySymbols(new OutgoingMessage());
@@ -62,3 +63,21 @@ export const protoSetHeader = proto.setHeader as Method<CgiResponse>;
 export const protoEnd = proto.end as Method<CgiResponse>;
 export const protoWrite = proto.write as Method<boolean>;
 export const protoDestroy = proto.destroy as Method<CgiResponse>;
+
+/** The accepted socket as node:http's server marks it: the response it currently carries. */
+export type HttpSocket = Socket & { _httpMessage?: CgiResponse | null; _hadError?: boolean };
+
+/**
+ * ServerResponse#assignSocket without its per-request 'close' listener on the socket and its 'socket' event (no app
+ * can listen yet): the connection calls Exchange.socketClosed instead, which emits the response's 'close' as that
+ * listener would.
+ */
+export function attachSocket(res: CgiResponse, socket: Socket): void {
+  (socket as HttpSocket)._httpMessage = res;
+  (res as { socket: Socket | null }).socket = socket;
+}
+
+export function detachSocket(res: CgiResponse, socket: Socket): void {
+  (socket as HttpSocket)._httpMessage = null;
+  (res as { socket: Socket | null }).socket = null;
+}

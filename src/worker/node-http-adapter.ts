@@ -10,7 +10,7 @@ import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-wr
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { headersObject, httpVersion, rawRequestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
-import { kExchange, kOutHeaders, kRemaining, kStreamed, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
+import { attachSocket, detachSocket, kExchange, kOutHeaders, kRemaining, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
 import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -127,7 +127,6 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     if (kOutHeaders !== undefined) res.setHeader = setHeaderChecked;
     res.write = writeStreamed;
     res[kRemaining] = -1;
-    res[kStreamed] = false;
     const exchange = new NodeExchange(host, handler, req, res);
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
@@ -137,12 +136,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
   };
 }
 
-/**
- * REMOTE_ADDR/REMOTE_PORT/HTTPS onto the socket, where Express (req.ip, req.protocol), Koa, Fastify and
- * @hono/node-server read them. net.Socket defines remoteAddress/remotePort as prototype getters, so these are
- * own properties that shadow them.
- */
-
+/** writeContinue/writeProcessing/writeEarlyHints: the front end speaks HTTP to the client, SCGI has no interim responses. */
 function ignoreInterim(this: ServerResponse, callback?: unknown): void {
   if (typeof callback === 'function') process.nextTick(callback as () => void);
 }
@@ -279,23 +273,6 @@ function onResFinish(this: CgiResponse): void {
   process.nextTick(emitResClose, this);
   exchange.host.responseFinished(complete);
 }
-
-/**
- * ServerResponse#assignSocket without its per-request 'close' listener on the socket and its 'socket' event (no app
- * can listen yet): the connection calls Exchange.socketClosed instead, which emits the response's 'close' as that
- * listener would.
- */
-function attachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = res;
-  (res as { socket: Socket | null }).socket = socket;
-}
-
-function detachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = null;
-  (res as { socket: Socket | null }).socket = null;
-}
-
-type HttpSocket = Socket & { _httpMessage: CgiResponse | null };
 
 function emitResClose(res: CgiResponse): void {
   if (!res._closed) {

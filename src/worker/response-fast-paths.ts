@@ -4,7 +4,6 @@
 // method does, observably (test/integration/worker-response-api.test.ts runs one app under both), and hands
 // anything unusual to node's method. Not here: the CGI head itself and Content-Length accounting (the adapter).
 
-import type { Socket } from 'node:net';
 import {
   kNeedDrain,
   kOutHeaders,
@@ -14,6 +13,7 @@ import {
   protoSetHeader,
   protoWrite,
   type CgiResponse,
+  type HttpSocket,
 } from './cgi-response.js';
 
 /**
@@ -74,7 +74,7 @@ const COPY_LIMIT = 16 * 1024;
  * not allowed, a declared length the body exceeds, output already queued, strictContentLength) takes node's path.
  */
 export function endInOne(this: CgiResponse, chunk?: unknown, encoding?: unknown, callback?: unknown): CgiResponse {
-  const socket = this.socket as (Socket & { _httpMessage?: unknown; _hadError?: boolean }) | null;
+  const socket = this.socket as HttpSocket | null;
   if (
     this._headerSent ||
     this.finished ||
@@ -156,8 +156,7 @@ function markStreamed(res: CgiResponse): void {
   socket.on('drain', onSocketDrain);
 }
 
-
-function onSocketDrain(this: Socket & { _httpMessage?: CgiResponse | null }): void {
+function onSocketDrain(this: HttpSocket): void {
   const res = this._httpMessage;
   if (res === null || res === undefined || res.finished) return;
   const flags = res as unknown as Record<symbol, boolean>;
