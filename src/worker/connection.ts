@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
 import { errorResponse } from '../protocol/response-writer.js';
+import type { HandleSocketOwner } from './handle-socket.js';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import type { ServeOptions } from './serve.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
@@ -32,7 +33,7 @@ export interface ConnectionOwner {
 const kConnection = Symbol('scgi-supervise.connection');
 type TaggedSocket = Socket & { [kConnection]: Connection | null };
 
-export class Connection implements ParserSink, ExchangeHost {
+export class Connection implements ParserSink, ExchangeHost, HandleSocketOwner {
   state: ConnectionState = 'head';
   /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
   deadline: number;
@@ -57,6 +58,10 @@ export class Connection implements ParserSink, ExchangeHost {
     this.log = set.options.log;
     this.parser = new RequestParser(this, set.options.limits);
     this.deadline = Date.now() + set.options.timeouts.headerTimeoutMs; // total, not per byte (case 13)
+  }
+
+  /** Wires a net.Socket's events to this connection (a HandleSocket calls it directly: handle-socket.ts). */
+  listenTo(socket: Socket): void {
     (socket as TaggedSocket)[kConnection] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
@@ -120,6 +125,11 @@ export class Connection implements ParserSink, ExchangeHost {
       default:
         return assertNever(this.state);
     }
+  }
+
+  socketError(err: Error): void {
+    // EPIPE/ECONNRESET when a front end goes away: routine. The close follows and does the cleanup.
+    this.log.debug({ code: (err as NodeJS.ErrnoException).code }, `connection error: ${err.message}`);
   }
 
   socketClosed(): void {
@@ -379,8 +389,7 @@ function onSocketEnd(this: TaggedSocket): void {
   this[kConnection]?.peerEnded();
 }
 function onSocketError(this: TaggedSocket, err: Error): void {
-  // EPIPE/ECONNRESET when a front end goes away: routine. 'close' follows and does the cleanup.
-  this[kConnection]?.log.debug({ code: (err as NodeJS.ErrnoException).code }, `connection error: ${err.message}`);
+  this[kConnection]?.socketError(err);
 }
 function onSocketClose(this: TaggedSocket): void {
   const connection = this[kConnection];

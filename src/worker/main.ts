@@ -12,6 +12,8 @@ import { loadApp, type LoadedApp } from './load-app.js';
 import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
 import type { StartExchange } from './exchange.js';
 import { ConnectionSet } from './serve.js';
+import { HandleSocket } from './handle-socket.js';
+import { acceptHandles, loadStreamBindings } from './stream-bindings.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -97,11 +99,31 @@ class WorkerProcess {
     // the master already listens on. Closing this server later closes only our copy of the descriptor.
     server.listen({ fd: LISTEN_FD, backlog: options.backlog ?? 511 }, () => {
       if (this.state !== 'loading') return;
+      this.serveOnHandles(server, connections);
       this.state = 'serving';
       this.send({ type: 'ready' });
       const timer = setInterval(() => this.sendStats(false), Math.max(100, options.statsIntervalMs));
       timer.unref();
     });
+  }
+
+  /**
+   * Accepted connections skip net.Socket when node's stream bindings are usable (stream-bindings.ts): the largest
+   * single cost of a request. Otherwise they stay net.Sockets, through the server's 'connection' listener.
+   */
+  private serveOnHandles(server: net.Server, connections: ConnectionSet): void {
+    const loaded = loadStreamBindings();
+    if (typeof loaded === 'string') {
+      this.log.debug(`serving connections as net.Socket: ${loaded}`);
+      return;
+    }
+    HandleSocket.use(loaded);
+    const taken = acceptHandles(server, connections.acceptHandle, (err) => {
+      // EMFILE/ENFILE and the like: net.Server reports them as its 'error' too, and keeps listening.
+      this.log.error({ err }, `accept failed: ${err.message}`);
+    });
+    if (taken) this.log.debug('serving connections on their libuv handles');
+    else this.log.debug('serving connections as net.Socket: the server has no handle to take over');
   }
 
   private loadFailed(err: unknown): void {

@@ -10,6 +10,7 @@ import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-wr
 import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { headersObject, httpVersion, rawRequestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
+import { HandleSocket } from './handle-socket.js';
 import { attachSocket, detachSocket, kExchange, kOutHeaders, kRemaining, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
 import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
 
@@ -130,7 +131,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     const exchange = new NodeExchange(host, handler, req, res);
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
-    writeInOne(socket);
+    if (!(socket instanceof HandleSocket)) writeInOne(socket); // a HandleSocket already writes a flush in one
     attachSocket(res, socket);
     return exchange;
   };

@@ -7,6 +7,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import type { ProtocolLimits, ProtocolTimeouts } from '../protocol/limits.js';
 import { Connection, type ConnectionOwner } from './connection.js';
+import { HandleSocket } from './handle-socket.js';
+import type { StreamHandle } from './stream-bindings.js';
 import type { StartExchange } from './exchange.js';
 import { WarnLimiter } from './warn-limiter.js';
 
@@ -43,11 +45,22 @@ export class ConnectionSet implements ConnectionOwner {
     this.sweepTimer.unref();
   }
 
-  /** The net.Server 'connection' listener. */
+  /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: stream-bindings.ts). */
   readonly accept = (socket: Socket): void => {
     const c = new Connection(this, socket);
+    c.listenTo(socket);
     c.index = this.list.length;
     this.list.push(c);
+  };
+
+  /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
+  readonly acceptHandle = (handle: StreamHandle): void => {
+    const socket = new HandleSocket(handle);
+    // The app sees it where node:http puts a net.Socket (req.socket); it carries the part of that API in use.
+    const c = new Connection(this, socket as unknown as Socket);
+    c.index = this.list.length;
+    this.list.push(c);
+    socket.start(c);
   };
 
   /** How many connections are open. */

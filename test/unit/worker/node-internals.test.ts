@@ -2,8 +2,9 @@
 // private API). If a Node major renames one, this fails first, with the name, instead of a mysterious hang.
 import assert from 'node:assert/strict';
 import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { test } from 'node:test';
+import { acceptHandles, loadStreamBindings } from '../../../src/worker/stream-bindings.js';
 
 test('OutgoingMessage keeps kOutHeaders and kNeedDrain as own symbols and has _storeHeader/_send', () => {
   const out = new OutgoingMessage();
@@ -70,4 +71,42 @@ test('net.Socket has _write and _writev, and a Writable looks its _writev up per
   const proto = Socket.prototype as unknown as Record<string, unknown>;
   assert.equal(typeof proto._write, 'function');
   assert.equal(typeof proto._writev, 'function');
+});
+
+test("stream-bindings.ts: process.binding('stream_wrap') gives WriteWrap, ShutdownWrap and the shared state the worker serves on", () => {
+  const loaded = loadStreamBindings();
+  assert.equal(typeof loaded, 'object', `bindings unusable: ${String(loaded)}`);
+  const b = loaded as Exclude<typeof loaded, string>;
+  assert.equal(b.state.length >= 4, true);
+  assert.deepEqual(
+    new Set([b.kReadBytesOrError, b.kArrayBufferOffset, b.kBytesWritten, b.kLastWriteWasAsync]).size,
+    4,
+    'four distinct slots',
+  );
+});
+
+test('TCP and Pipe handles have the StreamBase methods a HandleSocket calls; only TCP has reset, setNoDelay, getpeername', () => {
+  const binding = (process as unknown as { binding(name: string): Record<string, { prototype: object }> }).binding;
+  const tcp = binding.call(process, 'tcp_wrap').TCP!.prototype as Record<string, unknown>;
+  const pipe = binding.call(process, 'pipe_wrap').Pipe!.prototype as Record<string, unknown>;
+  for (const proto of [tcp, pipe]) {
+    for (const m of ['readStart', 'readStop', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writev', 'shutdown', 'close', 'ref', 'unref']) {
+      assert.equal(typeof proto[m], 'function', m);
+    }
+    assert.ok('onread' in proto, 'onread accessor');
+  }
+  for (const m of ['reset', 'setNoDelay', 'setKeepAlive', 'getpeername', 'getsockname']) assert.equal(typeof tcp[m], 'function', m);
+  assert.equal(typeof pipe.reset, 'undefined');
+});
+
+test("a listening net.Server's handle takes an onconnection callback (acceptHandles replaces it)", async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const handle = (server as unknown as { _handle: Record<string, unknown> })._handle;
+    assert.equal(typeof handle.onconnection, 'function');
+    assert.equal(acceptHandles(server, () => undefined, () => undefined), true);
+  } finally {
+    server.close();
+  }
 });
