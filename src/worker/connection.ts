@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
 import { errorResponse } from '../protocol/response-writer.js';
-import type { HandleSocketOwner } from './handle-socket.js';
+import type { HandleStreamOwner } from './handle-stream.js';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import type { ServeOptions } from './serve.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
@@ -33,7 +33,7 @@ export interface ConnectionOwner {
 const kConnection = Symbol('scgi-supervise.connection');
 type TaggedSocket = Socket & { [kConnection]: Connection | null };
 
-export class Connection implements ParserSink, ExchangeHost, HandleSocketOwner {
+export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
   state: ConnectionState = 'head';
   /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
   deadline: number;
@@ -60,7 +60,7 @@ export class Connection implements ParserSink, ExchangeHost, HandleSocketOwner {
     this.deadline = Date.now() + set.options.timeouts.headerTimeoutMs; // total, not per byte (case 13)
   }
 
-  /** Wires a net.Socket's events to this connection (a HandleSocket calls it directly: handle-socket.ts). */
+  /** Wires a net.Socket's events to this connection (a HandleSocket calls it directly: handle-stream.ts). */
   listenTo(socket: Socket): void {
     (socket as TaggedSocket)[kConnection] = this;
     socket.on('data', onSocketData);

@@ -12,7 +12,7 @@ import { loadApp, type LoadedApp } from './load-app.js';
 import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
 import type { StartExchange } from './exchange.js';
 import { ConnectionSet } from './serve.js';
-import { HandleSocket } from './handle-socket.js';
+import { HandleStream } from './handle-stream.js';
 import { acceptHandles, loadStreamBindings } from './stream-bindings.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
@@ -117,7 +117,7 @@ class WorkerProcess {
       this.log.debug(`serving connections as net.Socket: ${loaded}`);
       return;
     }
-    HandleSocket.use(loaded);
+    HandleStream.use(loaded);
     const taken = acceptHandles(server, connections.acceptHandle, (err) => {
       // EMFILE/ENFILE and the like: net.Server reports them as its 'error' too, and keeps listening.
       this.log.error({ err }, `accept failed: ${err.message}`);

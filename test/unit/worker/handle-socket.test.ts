@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { HandleSocket, type HandleSocketOwner } from '../../../src/worker/handle-socket.js';
+import { HandleSocket } from '../../../src/worker/handle-socket.js';
+import { HandleStream, type HandleStreamOwner } from '../../../src/worker/handle-stream.js';
 import { acceptHandles, loadStreamBindings, type StreamHandle } from '../../../src/worker/stream-bindings.js';
 
 const loaded = loadStreamBindings();
 if (typeof loaded === 'string') throw new Error(`stream bindings unusable here: ${loaded}`);
-HandleSocket.use(loaded);
+HandleStream.use(loaded);
 
-class RecordingOwner implements HandleSocketOwner {
+class RecordingOwner implements HandleStreamOwner {
   readonly events: string[] = [];
   readonly chunks: Buffer[] = [];
   private waiters: Array<() => void> = [];
