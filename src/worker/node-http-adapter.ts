@@ -1,5 +1,6 @@
 // (req, res) apps (Express, connect, Koa's callback, Fastify's routing): a real http.IncomingMessage and
-// http.ServerResponse over the real net.Socket (LIBRARIES.md §7, approach C), with the response head rewritten
+// http.ServerResponse over the connection's socket (a HandleSocket, or a net.Socket on the fallback path;
+// LIBRARIES.md §7, approach C), with the response head rewritten
 // into a CGI head (`Status: NNN Reason`, no chunking, no hop-by-hop headers). Not here: the socket's life
 // (serve.ts), the head's byte format (protocol/response-writer.ts), fetch-style apps (fetch-adapter.ts).
 

@@ -1,6 +1,7 @@
-// Per-connection adjustments to the accepted net.Socket that node:http's objects read or write through: the
-// front end's client address (REMOTE_ADDR/PORT, HTTPS) as the socket's peer, and one write per response.
-// Both rely on private net.Socket fields, pinned in test/unit/worker/node-internals.test.ts.
+// Per-connection adjustments to the accepted socket that node:http's objects read or write through: the
+// front end's client address (REMOTE_ADDR/PORT, HTTPS) as the socket's peer, and (net.Socket only) one write per
+// response. Both rely on private net.Socket fields, pinned in test/unit/worker/node-internals.test.ts, which a
+// HandleSocket (handle-socket.ts) has too.
 
 import { Socket as NetSocket, type Socket } from 'node:net';
 import { isHttps } from './request-headers.js';

@@ -27,7 +27,7 @@ test('ServerResponse has the fields and methods the adapter sets or calls', () =
   assert.equal(res._header, null);
   assert.equal(res._hasBody, false, 'HEAD: node:http itself drops the body');
   assert.equal(res._contentLength, null);
-  for (const method of ['assignSocket', 'detachSocket', 'writeContinue', 'writeProcessing', 'writeEarlyHints', '_implicitHeader', '_finish']) {
+  for (const method of ['writeContinue', 'writeProcessing', 'writeEarlyHints', '_implicitHeader', '_finish']) {
     assert.equal(typeof res[method], 'function', method);
   }
   // response-fast-paths.ts: end(body) sends only when nothing is queued, and setHeader fills kOutHeaders lazily.
