@@ -9,6 +9,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
 import { errorResponse } from '../protocol/response-writer.js';
 import type { HandleStreamOwner } from './handle-stream.js';
+import { relaySocketTimeout } from './handle-socket.js';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import type { ServeOptions } from './serve.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
@@ -67,6 +68,7 @@ export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+    socket.on('timeout', onSocketTimeout);
   }
 
   // --- socket events ---
@@ -390,6 +392,10 @@ function onSocketEnd(this: TaggedSocket): void {
 }
 function onSocketError(this: TaggedSocket, err: Error): void {
   this[kConnection]?.socketError(err);
+}
+function onSocketTimeout(this: TaggedSocket): void {
+  // Only after the app set a timeout (req/res/socket.setTimeout): node:http's relay to req and res.
+  if (this[kConnection] !== null) relaySocketTimeout(this);
 }
 function onSocketClose(this: TaggedSocket): void {
   const connection = this[kConnection];

@@ -104,5 +104,24 @@ export class HandleSocket extends HandleStream {
 }
 
 function emitTimeout(socket: HandleSocket): void {
-  if (!socket.destroyed) socket.emit('timeout');
+  if (socket.destroyed) return;
+  relaySocketTimeout(socket);
+  socket.emit('timeout');
+}
+
+interface TimeoutListener {
+  emit(event: 'timeout', socket: unknown): boolean;
+}
+
+/**
+ * What node:http's server does when a socket's timeout (set by req.setTimeout, res.setTimeout or
+ * socket.setTimeout) fires: the request, while its body is still coming, and the response hear 'timeout'; when
+ * neither listens, the connection is dropped. For a HandleSocket and, from connection.ts, a net.Socket.
+ */
+export function relaySocketTimeout(socket: { _httpMessage?: unknown; destroy(): unknown }): void {
+  const res = socket._httpMessage as (TimeoutListener & { req?: TimeoutListener & { complete: boolean } }) | null | undefined;
+  const req = res?.req;
+  const reqHeard = req !== undefined && req !== null && !req.complete && req.emit('timeout', socket);
+  const resHeard = res !== undefined && res !== null && res.emit('timeout', socket);
+  if (!reqHeard && !resHeard) socket.destroy();
 }

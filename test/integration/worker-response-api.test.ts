@@ -111,3 +111,16 @@ test('end(body) in every shape: same bytes, Content-Length, events in the same o
   const sized = await viaWorker(w, '/end?kind=big&id=w-big-again');
   assert.equal(header({ headers: Object.entries(sized.headers) as Array<[string, string]> } as never, 'content-length'), String(100 * 1024));
 });
+
+test("res.setTimeout: the socket's timeout reaches the response as under node:http", async (t) => {
+  const server = await nodeHttp(t);
+  const w = await startWorker(t, APP);
+  const expected = await viaNodeHttp(server, '/timeout');
+  const started = Date.now();
+  const got = await viaWorker(w, '/timeout');
+  const took = Date.now() - started;
+  assert.equal(expected.status, 504, 'node:http itself relays it');
+  assert.equal(got.status, 504);
+  assert.equal(got.body.toString(), expected.body.toString());
+  assert.ok(took >= 140 && took < 2000, `answered after ${took} ms`);
+});
