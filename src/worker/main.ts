@@ -102,7 +102,7 @@ class WorkerProcess {
       this.serveOnHandles(server, connections);
       this.state = 'serving';
       this.send({ type: 'ready' });
-      const timer = setInterval(() => this.sendStats(false), Math.max(100, options.statsIntervalMs));
+      const timer = setInterval(() => this.tick(), Math.max(100, options.statsIntervalMs));
       timer.unref();
     });
   }
@@ -197,6 +197,17 @@ class WorkerProcess {
     c.stop();
     // The last counters, then leave once the message is written (or without IPC, at once).
     this.send({ type: 'stats', requests: c.requests, inflight: c.inflight }, () => process.exit(code));
+  }
+
+  /** Every stats interval while serving: the counters, and a check that the master is still there. */
+  private tick(): void {
+    if (process.send !== undefined && !process.connected) {
+      // The IPC channel is closed but 'disconnect' never came: node holds that event back while it believes a
+      // message is half read (seen once: a worker left serving, orphaned, after its master was killed).
+      this.drain(EXIT_MASTER_GONE, 'master gone (IPC closed, no disconnect event)');
+      return;
+    }
+    this.sendStats(false);
   }
 
   private sendStats(force: boolean): void {

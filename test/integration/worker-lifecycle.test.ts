@@ -126,6 +126,15 @@ test('master gone (IPC closed): the worker finishes and exits 5', async (t) => {
   assert.equal(exit.code, EXIT_MASTER_GONE);
 });
 
+test("master gone without a 'disconnect' event: the periodic check notices the closed channel and exits 5", async (t) => {
+  const w = await startWorker(t, join(APPS, 'no-disconnect-event.cjs'), { statsIntervalMs: 100 });
+  const started = Date.now();
+  w.child.disconnect();
+  const exit = await w.waitExit(5000);
+  assert.equal(exit.code, EXIT_MASTER_GONE);
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+});
+
 const loadFailures: Array<[file: string, code: string, text: RegExp]> = [
   ['throws-at-load.cjs', 'ERR_APP_LOAD_FAILED', /cannot connect to the database at load time/],
   ['bad-export.cjs', 'ERR_APP_BAD_EXPORT', /an object with keys port, name/],
