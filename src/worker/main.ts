@@ -119,8 +119,9 @@ class WorkerProcess {
     }
     HandleStream.use(loaded);
     const taken = acceptHandles(server, connections.acceptHandle, (err) => {
-      // EMFILE/ENFILE and the like: net.Server reports them as its 'error' too, and keeps listening.
-      this.log.error({ err }, `accept failed: ${err.message}`);
+      // EMFILE/ENFILE and the like, once per failed accept while they last: rate-limited. libuv keeps listening.
+      const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; raise the open-files limit (ulimit -n, LimitNOFILE=)' : '';
+      connections.warnings.warn({ code: err.code }, `accept failed: ${err.message}${hint}`);
     });
     if (taken) this.log.debug('serving connections on their libuv handles');
     else this.log.debug('serving connections as net.Socket: the server has no handle to take over');
