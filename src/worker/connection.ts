@@ -9,7 +9,6 @@ import { ProtocolError } from '../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
 import { errorResponse } from '../protocol/response-writer.js';
 import type { HandleStreamOwner } from './handle-stream.js';
-import { relaySocketTimeout } from './handle-socket.js';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import type { ServeOptions } from './serve.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
@@ -30,9 +29,6 @@ export interface ConnectionOwner {
   requests: number;
   closed(c: Connection): void;
 }
-
-const kConnection = Symbol('scgi-supervise.connection');
-type TaggedSocket = Socket & { [kConnection]: Connection | null };
 
 export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
   state: ConnectionState = 'head';
@@ -59,16 +55,6 @@ export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
     this.log = set.options.log;
     this.parser = new RequestParser(this, set.options.limits);
     this.deadline = Date.now() + set.options.timeouts.headerTimeoutMs; // total, not per byte (case 13)
-  }
-
-  /** Wires a net.Socket's events to this connection (a HandleSocket calls it directly: handle-stream.ts). */
-  listenTo(socket: Socket): void {
-    (socket as TaggedSocket)[kConnection] = this;
-    socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('close', onSocketClose);
-    socket.on('timeout', onSocketTimeout);
   }
 
   // --- socket events ---
@@ -380,30 +366,6 @@ export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
     // Before the head this is the front end's address; afterwards REMOTE_ADDR shadows it (node-http-adapter.ts).
     return s.remoteAddress === undefined ? 'unix' : `${s.remoteAddress}:${s.remotePort ?? ''}`;
   }
-}
-
-// Socket listeners are shared functions (no closure per connection); `this` is the socket.
-// 'close' is the socket's last event; after it the Connection is unreachable from the socket (see onSocketClose).
-function onSocketData(this: TaggedSocket, chunk: Buffer): void {
-  this[kConnection]?.data(chunk);
-}
-function onSocketEnd(this: TaggedSocket): void {
-  this[kConnection]?.peerEnded();
-}
-function onSocketError(this: TaggedSocket, err: Error): void {
-  this[kConnection]?.socketError(err);
-}
-function onSocketTimeout(this: TaggedSocket): void {
-  // Only after the app set a timeout (req/res/socket.setTimeout): node:http's relay to req and res.
-  if (this[kConnection] !== null) relaySocketTimeout(this);
-}
-function onSocketClose(this: TaggedSocket): void {
-  const connection = this[kConnection];
-  if (connection === null) return;
-  // A closed socket stays alive until a full GC (its native handle keeps it past the young-generation GCs), and so
-  // would everything it points to: cut the link so the request's objects (parser, head, req/res) die young.
-  this[kConnection] = null;
-  connection.socketClosed();
 }
 
 /** What node:http gives a request whose client went away (connResetException('aborted')). */

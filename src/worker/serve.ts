@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { ProtocolLimits, ProtocolTimeouts } from '../protocol/limits.js';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { HandleSocket } from './handle-socket.js';
+import { listenToNetSocket } from './net-socket-events.js';
 import type { StreamHandle } from './stream-bindings.js';
 import type { StartExchange } from './exchange.js';
 import { WarnLimiter } from './warn-limiter.js';
@@ -48,7 +49,7 @@ export class ConnectionSet implements ConnectionOwner {
   /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: stream-bindings.ts). */
   readonly accept = (socket: Socket): void => {
     const c = new Connection(this, socket);
-    c.listenTo(socket);
+    listenToNetSocket(socket, c);
     c.index = this.list.length;
     this.list.push(c);
   };
