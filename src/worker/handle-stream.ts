@@ -293,7 +293,7 @@ export class HandleStream extends EventEmitter {
       return;
     }
     if (req.callback !== undefined) runCallbacks(req.callback, null);
-    emitDrain(this);
+    this.drained();
   }
 
   /** @internal 'drain' once a refused write's bytes are all out. */
@@ -362,8 +362,6 @@ export class HandleStream extends EventEmitter {
     if (error !== null && this.listenerCount('error') > 0) this.emit('error', error);
     this.emit('close', error !== null);
   }
-
-  // --- the rest of net.Socket's surface that apps reach for ---
 }
 
 interface ShutdownWithSocket extends ShutdownRequest {

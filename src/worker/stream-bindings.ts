@@ -56,7 +56,7 @@ export interface StreamBindings {
 
 /** libuv's UV_EOF (the same on every platform libuv supports; pinned through util.getSystemErrorName). */
 export const UV_EOF = -4095;
-/** libuv's UV_ENOTCONN on Linux: shutdown of a socket the peer already reset. */
+/** What a shutdown of a socket the peer already reset returns (by name: the number differs by platform). */
 const ENOTCONN = 'ENOTCONN';
 
 type Binding = (name: string) => Record<string, unknown>;
