@@ -22,8 +22,8 @@ export interface Shape {
   variants: boolean; // also run product-express and product-fetch
 }
 
-export type BackendName = 'product' | 'product-express' | 'product-fetch' | 'bare-shared' | 'bare-rr' | 'uwsgi' | 'flup';
-export const ALL_BACKENDS: BackendName[] = ['product', 'product-express', 'product-fetch', 'bare-shared', 'bare-rr', 'uwsgi', 'flup'];
+export type BackendName = 'product' | 'baseline' | 'product-express' | 'product-fetch' | 'bare-shared' | 'bare-rr' | 'uwsgi' | 'flup';
+export const ALL_BACKENDS: BackendName[] = ['product', 'baseline', 'product-express', 'product-fetch', 'bare-shared', 'bare-rr', 'uwsgi', 'flup'];
 
 export const HELLO = Buffer.from('Hello, world!\n'); // 14 bytes
 export const BIG_BYTES = 1024 * 1024;
@@ -40,6 +40,7 @@ export interface StartContext {
   nodeEnv?: NodeJS.ProcessEnv; // added to the Node backends' env
   productArgs?: string[]; // extra `start` flags, e.g. --reload-surge 4
   nodeArgs?: string[]; // node flags before the script, e.g. --cpu-prof (not allowed in NODE_OPTIONS); workers inherit execArgv
+  baselineRoot?: string; // a built checkout of another commit (baseline.ts), for the 'baseline' backend
 }
 
 /** Starts a backend and resolves once it says it is ready (or rejects with its log tail). */
@@ -50,12 +51,17 @@ export async function startBackend(name: BackendName, ctx: StartContext): Promis
   let ready: RegExp;
   switch (name) {
     case 'product':
+    case 'baseline':
     case 'product-express':
     case 'product-fetch': {
       const app = name === 'product-express' ? 'bench-express.cjs' : name === 'product-fetch' ? 'bench-fetch.mjs' : shape.app === 'big' ? 'bench-big.cjs' : 'bench-hello.cjs';
-      group = new ProcessGroup(name, process.execPath, [...(ctx.nodeArgs ?? []), CLI, 'start', join(APPS, app), '-w', workers, '-l', `127.0.0.1:${port}`, ...(ctx.productArgs ?? [])], {
+      // The baseline is the same product at another commit: its own CLI and fixtures, the same flags and load.
+      if (name === 'baseline' && !ctx.baselineRoot) throw new Error('baseline needs --baseline REF');
+      const root = name === 'baseline' ? ctx.baselineRoot! : ROOT;
+      const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+      group = new ProcessGroup(name, process.execPath, [...(ctx.nodeArgs ?? []), cli, 'start', join(root, 'test', 'fixtures', 'apps', app), '-w', workers, '-l', `127.0.0.1:${port}`, ...(ctx.productArgs ?? [])], {
         env: { ...process.env, ...ctx.nodeEnv },
-        cwd: ROOT,
+        cwd: root,
       });
       ready = /ready: \d+ workers on /; // stable log line (RULES.md)
       break;

@@ -37,6 +37,12 @@ export function renderTables(summaries: Summary[], excluded: Excluded[]): string
       );
     }
     parts.push('');
+    const product = rows.find((s) => s.backend === 'product');
+    const baseline = rows.find((s) => s.backend === 'baseline');
+    if (product && baseline && baseline.rps > 0) {
+      // The before/after figure the issues ask for: the same product at two commits, in the same interleaved rounds.
+      parts.push(`**product ÷ baseline: ${(product.rps / baseline.rps).toFixed(3)}× req/s** (backend CPU per request ${f(product.backendUsPerReq, 1)} vs ${f(baseline.backendUsPerReq, 1)} µs; p99 ${f(product.p99Ms, 2)} vs ${f(baseline.p99Ms, 2)} ms)\n`);
+    }
     for (const s of rows) parts.push(`- ${s.backend}: ${cpuBound(s)}`);
     for (const e of excluded.filter((x) => x.shape === shape)) parts.push(`| ${e.backend} | excluded: ${e.reason.split('\n')[0]!.replace(/\|/g, '\\|')} | | | | | | | | | |`);
     parts.push('');

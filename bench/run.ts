@@ -2,7 +2,8 @@
 // copy) flup, all behind ONE nginx with wrk, in interleaved rounds (each round runs every backend once, order
 // rotated) so drift hits all alike. Prints a Markdown table, writes bench/results/latest.{json,md} and
 // docs/benchmarks.svg. Options: --full, --rounds N, --duration S, --warmup S, --only a,b, --flup DIR,
-// --no-lifecycle, --nice N, --out NAME (bench/results/NAME.*), --docs (rewrite the results section of docs/benchmarks.md). See docs/benchmarks.md.
+// --no-lifecycle, --nice N, --out NAME (bench/results/NAME.*), --docs (rewrite the results section of docs/benchmarks.md),
+// --baseline REF (the product at another commit, built aside, as one more backend: before/after in one run). See docs/benchmarks.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,6 +15,7 @@ import { renderChart } from './chart-svg.js';
 import { checkBody } from './check-body.js';
 import { measureReload, measureRespawn } from './lifecycle.js';
 import { describeMachine } from './machine.js';
+import { prepareBaseline } from './baseline.js';
 import { measure, type Sample } from './measure.js';
 import { startNginx, type Route } from './nginx.js';
 import { cleanup, installCleanup, type ProcessGroup } from './process-group.js';
@@ -32,6 +34,7 @@ const OPTIONS = {
   docs: { type: 'boolean', default: false },
   nice: { type: 'string' },
   out: { type: 'string', default: 'latest' },
+  baseline: { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -62,6 +65,12 @@ if (opts.only) {
   const unknown = wanted.filter((w) => !ALL_BACKENDS.includes(w as BackendName));
   if (unknown.length > 0) fail(`unknown backend(s) ${unknown.join(', ')}; choose from ${ALL_BACKENDS.join(', ')}`);
   selected = wanted as BackendName[];
+}
+// The baseline runs only when asked for (it needs a ref to build); asking for it adds it to the selection.
+if (opts.baseline && !selected.includes('baseline')) selected = [...selected, 'baseline'];
+if (!opts.baseline && selected.includes('baseline')) {
+  if (opts.only) fail('the baseline backend needs --baseline REF (a commit, branch or tag to compare with)');
+  selected = selected.filter((b) => b !== 'baseline');
 }
 if (selected.includes('flup') && !opts.flup) {
   selected = selected.filter((b) => b !== 'flup');
@@ -94,7 +103,7 @@ function freePort(): Promise<number> {
 }
 
 function backendsFor(shape: Shape): BackendName[] {
-  const order: BackendName[] = ['product', 'product-express', 'product-fetch', 'bare-shared', 'bare-rr', 'uwsgi', 'flup'];
+  const order: BackendName[] = ['product', 'baseline', 'product-express', 'product-fetch', 'bare-shared', 'bare-rr', 'uwsgi', 'flup'];
   return order.filter((b) => selected.includes(b) && (shape.variants || (b !== 'product-express' && b !== 'product-fetch')));
 }
 
@@ -108,6 +117,8 @@ async function main(): Promise<void> {
     os.setPriority(Number(opts.nice));
     notes.push(`ran at nice ${os.getPriority()} (--nice), inherited by nginx, wrk and every backend`);
   }
+  const baselineRoot = opts.baseline ? prepareBaseline(opts.baseline, ROOT, log) : undefined;
+  if (baselineRoot) notes.push(`baseline: ${opts.baseline} (${baselineRoot.split('-').pop()}), built aside and run with the same flags, app and load as product`);
   const tmp = mkdtempSync(join(tmpdir(), 'scgi-bench-'));
   // One backend port and one nginx port per backend name, fixed for the whole run (backends restart per shape on
   // the same port; SO_REUSEADDR makes that fine), plus a pair for the lifecycle measurements.
@@ -128,7 +139,7 @@ async function main(): Promise<void> {
         const route = ports.get(name)!;
         let group: ProcessGroup | undefined;
         try {
-          group = await startBackend(name, { port: route.backendPort, shape, flupDir: opts.flup });
+          group = await startBackend(name, { port: route.backendPort, shape, flupDir: opts.flup, baselineRoot });
           const wrong = await checkBody(route.listenPort, expected);
           if (wrong !== undefined) throw new Error(`wrong answer through nginx: ${wrong}`);
           running.set(name, group);
