@@ -43,8 +43,8 @@ export function categorize(frame: CallFrame): string {
     return 'other native: ' + fn;
   }
   if (url.includes('/src/protocol/')) return 'parse (src/protocol)';
-  if (url.includes('/src/worker/node-http-adapter') || url.includes('/src/worker/request-headers')) return 'req/res emulation (src/worker adapter)';
-  if (url.includes('/src/worker/fetch-adapter')) return 'fetch adapter (src/worker)';
+  if (url.includes('/src/worker/adapters/node-http-adapter') || url.includes('/src/worker/adapters/request-headers')) return 'req/res emulation (src/worker adapter)';
+  if (url.includes('/src/worker/adapters/fetch-adapter')) return 'fetch adapter (src/worker)';
   if (url.includes('/src/worker/')) return 'serve loop (src/worker)';
   if (url.includes('/src/')) return 'other src/';
   if (url.includes('/bench/bare-server')) return 'bare server code';

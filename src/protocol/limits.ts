@@ -1,5 +1,5 @@
 // Limits and deadlines of the protocol layer, with the defaults SCGI.md §5 suggests.
-// The parser enforces the byte limits; worker/serve.ts enforces the time limits (the protocol layer has no timers).
+// The parser enforces the byte limits; worker/connection/serve.ts enforces the time limits (the protocol layer has no timers).
 
 export interface ProtocolLimits {
   /** Largest header netstring accepted (the length prefix is checked before buffering: 431 above it). */

@@ -8,12 +8,12 @@ import { createLogger } from '../log.js';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
 import { SupervisorError } from '../errors.js';
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED, EXIT_MASTER_GONE, EXIT_OK } from './exit-codes.js';
-import { loadApp, type LoadedApp } from './load-app.js';
+import { loadApp, type LoadedApp } from './adapters/load-app.js';
 import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
-import type { StartExchange } from './exchange.js';
-import { ConnectionSet } from './serve.js';
-import { HandleStream } from './handle-stream.js';
-import { acceptHandles, loadStreamBindings } from './stream-bindings.js';
+import type { StartExchange } from './connection/exchange.js';
+import { ConnectionSet } from './connection/serve.js';
+import { HandleStream } from './transport/handle-stream.js';
+import { acceptHandles, loadStreamBindings } from './transport/stream-bindings.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -68,8 +68,8 @@ class WorkerProcess {
     // Only the adapter the app needs is loaded: the fetch one pulls in web streams, the node one node:http.
     const startExchange =
       app.kind === 'node'
-        ? (await import('./node-http-adapter.js')).nodeExchangeStarter(app.handler)
-        : (await import('./fetch-adapter.js')).fetchExchangeStarter(app.app);
+        ? (await import('./adapters/node-http-adapter.js')).nodeExchangeStarter(app.handler)
+        : (await import('./adapters/fetch-adapter.js')).fetchExchangeStarter(app.app);
     if (this.state !== 'loading') return;
     this.listen(startExchange);
   }

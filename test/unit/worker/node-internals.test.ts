@@ -1,10 +1,10 @@
-// Pins the private node:http fields worker/node-http-adapter.ts relies on (LIBRARIES.md §7: approach C uses
+// Pins the private node:http fields worker/adapters/node-http-adapter.ts relies on (LIBRARIES.md §7: approach C uses
 // private API). If a Node major renames one, this fails first, with the name, instead of a mysterious hang.
 import assert from 'node:assert/strict';
 import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
 import { createServer, Socket } from 'node:net';
 import { test } from 'node:test';
-import { acceptHandles, loadStreamBindings } from '../../../src/worker/stream-bindings.js';
+import { acceptHandles, loadStreamBindings } from '../../../src/worker/transport/stream-bindings.js';
 
 test('OutgoingMessage keeps kOutHeaders and kNeedDrain as own symbols and has _storeHeader/_send', () => {
   const out = new OutgoingMessage();

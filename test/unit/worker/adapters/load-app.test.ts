@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { AppLoadError } from '../../../src/errors.js';
-import { describe as describeValue, loadApp } from '../../../src/worker/load-app.js';
-import { APPS } from '../../helpers/paths.js';
+import { AppLoadError } from '../../../../src/errors.js';
+import { describe as describeValue, loadApp } from '../../../../src/worker/adapters/load-app.js';
+import { APPS } from '../../../helpers/paths.js';
 
 const cases: Array<[file: string, kind: 'node' | 'fetch', description: string]> = [
   ['hello.cjs', 'node', 'a (req, res) handler'],

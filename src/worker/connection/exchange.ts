@@ -3,8 +3,8 @@
 // Types only: serve.ts implements ExchangeHost, the adapters implement Exchange.
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import type { RequestHead } from '../protocol/request-parser.js';
+import type { Logger } from '../../log.js';
+import type { RequestHead } from '../../protocol/request-parser.js';
 
 /** One request in an adapter, as the connection drives it. */
 export interface Exchange {

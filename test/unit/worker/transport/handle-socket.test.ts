@@ -1,4 +1,4 @@
-// HandleSocket (src/worker/handle-socket.ts) on real loopback connections: a net.Server whose accepted handles are
+// HandleSocket (src/worker/transport/handle-socket.ts) on real loopback connections: a net.Server whose accepted handles are
 // taken over (stream-bindings.ts acceptHandles), a plain net client on the other end. Checks what node:http and
 // apps rely on as they would with a net.Socket: reads reach the owner in order, writes and callbacks in order and
 // always asynchronous, cork/uncork as one write, backpressure and 'drain', end → FIN and 'finish', destroy →
@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import { HandleSocket } from '../../../src/worker/handle-socket.js';
-import { HandleStream, type HandleStreamOwner } from '../../../src/worker/handle-stream.js';
-import { acceptHandles, loadStreamBindings, type StreamHandle } from '../../../src/worker/stream-bindings.js';
+import { HandleSocket } from '../../../../src/worker/transport/handle-socket.js';
+import { HandleStream, type HandleStreamOwner } from '../../../../src/worker/transport/handle-stream.js';
+import { acceptHandles, loadStreamBindings, type StreamHandle } from '../../../../src/worker/transport/stream-bindings.js';
 
 const loaded = loadStreamBindings();
 if (typeof loaded === 'string') throw new Error(`stream bindings unusable here: ${loaded}`);

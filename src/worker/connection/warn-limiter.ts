@@ -2,7 +2,7 @@
 // responses): at most `burst` lines per window, then one summary line of how many were dropped.
 // Not a general logger: serve.ts decides what to log; this only decides whether to.
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../../log.js';
 
 export class WarnLimiter {
   private windowStart = 0;

@@ -4,12 +4,12 @@
 // (protocol/), req/res or Request/Response (the adapters), listening and lifecycle (main.ts).
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import type { ProtocolLimits, ProtocolTimeouts } from '../protocol/limits.js';
+import type { Logger } from '../../log.js';
+import type { ProtocolLimits, ProtocolTimeouts } from '../../protocol/limits.js';
 import { Connection, type ConnectionOwner } from './connection.js';
-import { HandleSocket } from './handle-socket.js';
-import { listenToNetSocket } from './net-socket-events.js';
-import type { StreamHandle } from './stream-bindings.js';
+import { HandleSocket } from '../transport/handle-socket.js';
+import { listenToNetSocket } from '../transport/net-socket-events.js';
+import type { StreamHandle } from '../transport/stream-bindings.js';
 import type { StartExchange } from './exchange.js';
 import { WarnLimiter } from './warn-limiter.js';
 

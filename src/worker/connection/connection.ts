@@ -4,11 +4,11 @@
 // connections, the sweep timer and the counters (serve.ts), req/res or Request/Response (the adapters).
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import { ProtocolError } from '../protocol/errors.js';
-import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../protocol/request-parser.js';
-import { errorResponse } from '../protocol/response-writer.js';
-import type { HandleStreamOwner } from './handle-stream.js';
+import type { Logger } from '../../log.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../../protocol/request-parser.js';
+import { errorResponse } from '../../protocol/response-writer.js';
+import type { HandleStreamOwner } from '../transport/handle-stream.js';
 import type { Exchange, ExchangeHost } from './exchange.js';
 import type { ServeOptions } from './serve.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';

@@ -3,9 +3,9 @@
 // body with backpressure. Not here: the socket's life (serve.ts), head bytes (protocol/response-writer.ts).
 
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
-import type { RequestHead } from '../protocol/request-parser.js';
-import { errorResponse, formatHead, isBodiless, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
-import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
+import type { RequestHead } from '../../protocol/request-parser.js';
+import { errorResponse, formatHead, isBodiless, isHopByHop, type HeaderList } from '../../protocol/response-writer.js';
+import type { Exchange, ExchangeHost, StartExchange } from '../connection/exchange.js';
 import { isHttps, requestHeaders } from './request-headers.js';
 
 export interface FetchApp {

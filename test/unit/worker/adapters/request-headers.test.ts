@@ -1,8 +1,8 @@
-// SCGI params → node:http-style headers (worker/request-headers.ts): names, the CONTENT_* truth, dropped names.
+// SCGI params → node:http-style headers (worker/adapters/request-headers.ts): names, the CONTENT_* truth, dropped names.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RequestHead } from '../../../src/protocol/request-parser.js';
-import { httpVersion, isHttps, requestHeaders } from '../../../src/worker/request-headers.js';
+import type { RequestHead } from '../../../../src/protocol/request-parser.js';
+import { httpVersion, isHttps, requestHeaders } from '../../../../src/worker/adapters/request-headers.js';
 
 function head(params: Record<string, string>, contentLength = 0, method = 'GET'): RequestHead {
   const p: Record<string, string> = Object.create(null);

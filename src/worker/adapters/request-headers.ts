@@ -2,7 +2,7 @@
 // Shared by node-http-adapter.ts (req.headers/rawHeaders) and fetch-adapter.ts (Headers). Not the parsing of
 // the SCGI block itself (protocol/request-parser.ts) nor anything about the response.
 
-import type { RequestHead } from '../protocol/request-parser.js';
+import type { RequestHead } from '../../protocol/request-parser.js';
 
 export interface RequestHeaders {
   /** node:http's req.headers: lowercase name → value (duplicates already merged by the parser). */

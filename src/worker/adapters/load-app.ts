@@ -6,7 +6,7 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AppLoadError } from '../errors.js';
+import { AppLoadError } from '../../errors.js';
 import type { FetchApp } from './fetch-adapter.js';
 import type { NodeHandler } from './node-http-adapter.js';
 

@@ -4,7 +4,7 @@
 
 import { OutgoingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ExchangeHost } from './exchange.js';
+import type { ExchangeHost } from '../connection/exchange.js';
 
 // Private OutgoingMessage fields relied on (pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
 // _send(), _implicitHeader(), _finish(), _header, _headerSent, _hasBody, _last, _contentLength, _removedContLen,

@@ -1,8 +1,8 @@
 // WarnLimiter (bursts, then one summary line) and hexEscape (first bytes of a bad request, log-safe).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Logger } from '../../../src/log.js';
-import { WarnLimiter, hexEscape } from '../../../src/worker/warn-limiter.js';
+import type { Logger } from '../../../../src/log.js';
+import { WarnLimiter, hexEscape } from '../../../../src/worker/connection/warn-limiter.js';
 
 test('at most `burst` warnings per window, then a summary of the suppressed ones', () => {
   const lines: string[] = [];

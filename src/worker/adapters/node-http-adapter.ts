@@ -6,12 +6,12 @@
 
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestHead } from '../protocol/request-parser.js';
-import { formatHead, isHopByHop, type HeaderList } from '../protocol/response-writer.js';
-import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
+import type { RequestHead } from '../../protocol/request-parser.js';
+import { formatHead, isHopByHop, type HeaderList } from '../../protocol/response-writer.js';
+import type { Exchange, ExchangeHost, StartExchange } from '../connection/exchange.js';
 import { headersObject, httpVersion, rawRequestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
-import { HandleSocket } from './handle-socket.js';
+import { HandleSocket } from '../transport/handle-socket.js';
 import { attachSocket, detachSocket, kExchange, kOutHeaders, kRemaining, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
 import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
 
