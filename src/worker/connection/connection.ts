@@ -9,8 +9,8 @@ import { ProtocolError } from '../../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../../protocol/request-parser.js';
 import { errorResponse } from '../../protocol/response-writer.js';
 import type { HandleStreamOwner } from '../transport/handle-stream.js';
-import type { Exchange, ExchangeHost } from './exchange.js';
-import type { ServeOptions } from './serve.js';
+import type { ProtocolLimits, ProtocolTimeouts } from '../../protocol/limits.js';
+import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
 
 /**
@@ -19,6 +19,14 @@ import { hexEscape, type WarnLimiter } from './warn-limiter.js';
  * is done or an error was answered, FIN sent, reading what is left (capped) → closed.
  */
 export type ConnectionState = 'head' | 'body' | 'app' | 'draining' | 'closed';
+
+/** What every connection of a worker is served with (main.ts builds it once; serve.ts ConnectionSet holds it). */
+export interface ServeOptions {
+  startExchange: StartExchange;
+  limits: ProtocolLimits;
+  timeouts: ProtocolTimeouts;
+  log: Logger;
+}
 
 /** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
 export interface ConnectionOwner {

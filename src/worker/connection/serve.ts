@@ -4,21 +4,11 @@
 // (protocol/), req/res or Request/Response (the adapters), listening and lifecycle (main.ts).
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../../log.js';
-import type { ProtocolLimits, ProtocolTimeouts } from '../../protocol/limits.js';
-import { Connection, type ConnectionOwner } from './connection.js';
+import { Connection, type ConnectionOwner, type ServeOptions } from './connection.js';
 import { HandleSocket } from '../transport/handle-socket.js';
 import { listenToNetSocket } from '../transport/net-socket-events.js';
 import type { StreamHandle } from '../transport/stream-bindings.js';
-import type { StartExchange } from './exchange.js';
 import { WarnLimiter } from './warn-limiter.js';
-
-export interface ServeOptions {
-  startExchange: StartExchange;
-  limits: ProtocolLimits;
-  timeouts: ProtocolTimeouts;
-  log: Logger;
-}
 
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
 export class ConnectionSet implements ConnectionOwner {
