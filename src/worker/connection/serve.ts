@@ -47,8 +47,7 @@ export class ConnectionSet implements ConnectionOwner {
   /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
   readonly acceptHandle = (handle: StreamHandle): void => {
     const socket = new HandleSocket(handle);
-    // The app sees it where node:http puts a net.Socket (req.socket); it carries the part of that API in use.
-    const c = new Connection(this, socket as unknown as Socket);
+    const c = new Connection(this, socket);
     c.index = this.list.length;
     this.list.push(c);
     socket.start(c);
