@@ -6,6 +6,7 @@
 
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket as NetSocket } from 'node:net';
+import { httpInternals } from '../../node-internals.js';
 import type { RequestHead } from '../../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from '../connection/exchange.js';
@@ -16,7 +17,7 @@ import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-// Private IncomingMessage fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
+// Private IncomingMessage fields this adapter relies on (probed by src/node-internals.ts, pinned by test/unit/worker/node-internals.test.ts):
 // complete, _consuming, _dump(), _readableState.resumeScheduled, kHeadersCount. The response's: cgi-response.ts.
 interface Req extends IncomingMessage {
   _consuming: boolean;
@@ -24,10 +25,8 @@ interface Req extends IncomingMessage {
   _readableState: { resumeScheduled: boolean };
 }
 
-/** How many rawHeaders entries node:http's lazy req.headers getter reads (not exported). */
-const kHeadersCount: symbol | undefined = Object.getOwnPropertySymbols(new IncomingMessage(null as never)).find(
-  (s) => s.description === 'kHeadersCount',
-);
+/** How many rawHeaders entries node:http's lazy req.headers getter reads (not exported; node-internals.ts finds it). */
+const kHeadersCount: symbol | undefined = httpInternals().kHeadersCount;
 
 class NodeExchange implements Exchange {
   truncatedLogged = false;

@@ -1,9 +1,10 @@
 // Per-connection adjustments to the accepted socket that node:http's objects read or write through: the
 // front end's client address (REMOTE_ADDR/PORT, HTTPS) as the socket's peer, and (net.Socket only) one write per
-// response. Both rely on private net.Socket fields, pinned in test/unit/worker/node-internals.test.ts, which a
-// HandleSocket (handle-socket.ts) has too.
+// response. Both rely on private net.Socket fields, probed by src/node-internals.ts (which decides the fallbacks) and
+// pinned in test/unit/worker/node-internals.test.ts, which a HandleSocket (handle-socket.ts) has too.
 
 import { Socket as NetSocket, type Socket } from 'node:net';
+import { netSocketInternals } from '../../node-internals.js';
 import type { ConnectionSocket } from '../transport/connection-socket.js';
 import { isHttps } from './request-headers.js';
 
@@ -12,11 +13,12 @@ type WritevSocket = Socket & {
   _writev(chunks: WritevChunks, cb: (err?: Error | null) => void): void;
   _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
 };
-const netWritev = (NetSocket.prototype as unknown as WritevSocket)._writev;
+const { writev, peernameCache } = netSocketInternals();
+const netWritev = writev as WritevSocket['_writev'] | null;
 
-/** Makes the socket send a lone non-empty chunk of a flush as a plain write. */
+/** Makes the socket send a lone non-empty chunk of a flush as a plain write (when net.Socket has _writev/_write). */
 export function writeInOne(socket: Socket): void {
-  (socket as WritevSocket)._writev = writevSkippingEmpty;
+  if (netWritev !== null) (socket as WritevSocket)._writev = writevSkippingEmpty;
 }
 
 /**
@@ -27,10 +29,10 @@ function writevSkippingEmpty(this: WritevSocket, chunks: WritevChunks, cb: (err?
   let only = -1;
   for (let i = 0; i < chunks.length; i++) {
     if (chunks[i]!.chunk.length === 0) continue;
-    if (only !== -1) return netWritev.call(this, chunks, cb);
+    if (only !== -1) return netWritev!.call(this, chunks, cb);
     only = i;
   }
-  if (only === -1) return netWritev.call(this, chunks, cb);
+  if (only === -1) return netWritev!.call(this, chunks, cb);
   this._write(chunks[only]!.chunk, chunks[only]!.encoding, cb);
 }
 
@@ -41,12 +43,15 @@ export function describePeer(socket: ConnectionSocket, params: Record<string, st
     // net.Socket's remoteAddress/remotePort/remoteFamily are non-configurable prototype getters that read the
     // socket's cached `_peername` (pinned in test/unit/worker/node-internals.test.ts). Filling the cache is one
     // store; three Object.defineProperty calls per request cost ~5 k instructions (docs/benchmarks.md).
-    const real = addr && port ? undefined : (socket as PeerCache)._getpeername();
-    (socket as PeerCache)._peername = {
+    const uncached = !peernameCache && socket instanceof NetSocket ? socket : null; // node-internals.ts: false in practice
+    const real = addr && port ? undefined : uncached === null ? (socket as PeerCache)._getpeername() : publicPeer(uncached);
+    const peer = {
       address: addr || real?.address,
       family: addr ? (addr.includes(':') ? 'IPv6' : 'IPv4') : real?.family,
       port: port ? Number(port) : real?.port,
     };
+    if (uncached === null) (socket as PeerCache)._peername = peer;
+    else definePeer(uncached, peer);
   }
   if (isHttps(params)) (socket as ConnectionSocket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
 }
@@ -56,4 +61,15 @@ interface PeerName {
   family?: string;
   port?: number;
 }
+/** The fallback when net.Socket's getters no longer read `_peername` (node-internals.ts): own properties. */
+function definePeer(socket: Socket, peer: PeerName): void {
+  Object.defineProperty(socket, 'remoteAddress', { value: peer.address, configurable: true });
+  Object.defineProperty(socket, 'remotePort', { value: peer.port, configurable: true });
+  Object.defineProperty(socket, 'remoteFamily', { value: peer.family, configurable: true });
+}
+
+function publicPeer(socket: Socket): PeerName {
+  return { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort };
+}
+
 type PeerCache = ConnectionSocket & { _peername?: PeerName; _getpeername(): PeerName };

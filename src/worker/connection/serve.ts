@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { Connection, type ConnectionOwner, type ServeOptions } from './connection.js';
 import { HandleSocket } from '../transport/handle-socket.js';
 import { listenToNetSocket } from '../transport/net-socket-events.js';
-import type { StreamHandle } from '../transport/stream-bindings.js';
+import type { StreamHandle } from '../../node-internals.js';
 import { WarnLimiter } from './warn-limiter.js';
 
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
@@ -36,7 +36,7 @@ export class ConnectionSet implements ConnectionOwner {
     this.sweepTimer.unref();
   }
 
-  /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: stream-bindings.ts). */
+  /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: node-internals.ts chooseIoPath). */
   readonly accept = (socket: Socket): void => {
     const c = new Connection(this, socket);
     listenToNetSocket(socket, c);

@@ -7,7 +7,8 @@
 
 import { EventEmitter } from 'node:events';
 import type { SocketOwner } from './connection-socket.js';
-import { errnoError, isNotConnected, UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from './stream-bindings.js';
+import { UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from '../../node-internals.js';
+import { errnoError, isNotConnected } from './stream-bindings.js';
 
 type Callback = (err?: Error | null) => void;
 type Chunk = string | Uint8Array;
@@ -55,7 +56,7 @@ export class HandleStream extends EventEmitter {
   /** The idle timer of setTimeout() (handle-socket.ts): refreshed by reads and writes, cleared on destroy. */
   protected timer: NodeJS.Timeout | null = null;
 
-  /** Set once, before the first socket, by the worker that found the bindings usable (stream-bindings.ts). */
+  /** Set once, before the first socket, by the worker that found the bindings usable (node-internals.ts chooseIoPath). */
   static use(loaded: StreamBindings): void {
     bindings = loaded;
   }

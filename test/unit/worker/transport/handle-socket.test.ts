@@ -10,7 +10,8 @@ import { test, type TestContext } from 'node:test';
 import { HandleSocket } from '../../../../src/worker/transport/handle-socket.js';
 import type { SocketOwner } from '../../../../src/worker/transport/connection-socket.js';
 import { HandleStream } from '../../../../src/worker/transport/handle-stream.js';
-import { acceptHandles, loadStreamBindings, type StreamHandle } from '../../../../src/worker/transport/stream-bindings.js';
+import { acceptHandles } from '../../../../src/worker/transport/stream-bindings.js';
+import { loadStreamBindings, type StreamHandle } from '../../../../src/node-internals.js';
 
 const loaded = loadStreamBindings();
 if (typeof loaded === 'string') throw new Error(`stream bindings unusable here: ${loaded}`);
