@@ -1,3 +1,4 @@
+// connection/ owns one request's life on a socket: parser ↔ app exchange ↔ response, deadlines, draining, counters.
 // One SCGI connection in the worker: socket ↔ RequestParser ↔ adapter exchange, as a state machine.
 // Owns its deadlines (header phase, body idle, drain), error answers, FIN then drain so the kernel never RSTs a
 // response (cases 24-25), and RST when a response cannot be completed (case 33). Not here: the set of
@@ -109,7 +110,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
         if ((this.state as ConnectionState) === 'head' || (this.state as ConnectionState) === 'body') this.destroy();
         return;
       case 'app':
-        // No front end half-closes (SCGI.md §4.1): EOF before our response means it went away. Abort like
+        // No front end half-closes (docs/protocol.md case 27): EOF before our response means it went away. Abort like
         // node:http does when a client disconnects mid-request.
         this.destroy();
         return;

@@ -1,3 +1,4 @@
+// transport/ owns the bytes on a socket: the libuv-handle path and the net.Socket fallback, behind this one interface.
 // The one seam between transport/ and connection/: what a connection calls on its socket (ConnectionSocket) and
 // what the socket calls on its connection (SocketOwner). Both I/O paths implement it: a HandleSocket
 // (handle-socket.ts) on the libuv-handle path, and a net.Socket (structurally) wired by net-socket-events.ts on the
