@@ -199,8 +199,10 @@ export function httpInternals(): HttpInternals {
 export interface NetSocketInternals {
   /** net.Socket's own _writev; null: the adapter leaves a socket's flushes as node makes them. */
   writev: AnyMethod | null;
-  /** remoteAddress/remotePort/remoteFamily read the `_peername` cache and `_getpeername()` fills it. */
+  /** remoteAddress/remotePort/remoteFamily read the `_peername` cache, which describePeer fills in advance. */
   peernameCache: boolean;
+  /** What the adapter relies on and this Node lacks (the worker warns at start; there is no fallback). */
+  missing: string[];
 }
 
 let netSocket: NetSocketInternals | null = null;
@@ -216,7 +218,9 @@ export function netSocketInternals(): NetSocketInternals {
     peernameCache = probe.remoteAddress === '192.0.2.1' && probe.remotePort === 1 && probe.remoteFamily === 'IPv4';
   }
   probe.destroy();
-  netSocket = { writev, peernameCache };
+  const missing: string[] = [];
+  if (!peernameCache) missing.push('net.Socket _peername cache (REMOTE_ADDR would not reach req.socket.remoteAddress)');
+  netSocket = { writev, peernameCache, missing };
   return netSocket;
 }
 

@@ -15,7 +15,7 @@ import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { HandleStream } from './transport/handle-stream.js';
 import { acceptHandles } from './transport/stream-bindings.js';
-import { chooseIoPath, httpInternals } from '../node-internals.js';
+import { chooseIoPath, httpInternals, netSocketInternals } from '../node-internals.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -72,9 +72,10 @@ class WorkerProcess {
       app.kind === 'node'
         ? (await import('./adapters/node-http-adapter.js')).nodeExchangeStarter(app.handler)
         : (await import('./adapters/fetch-adapter.js')).fetchExchangeStarter(app.app);
-    if (app.kind === 'node' && httpInternals().missing.length > 0) {
+    const missing = app.kind === 'node' ? [...httpInternals().missing, ...netSocketInternals().missing] : [];
+    if (missing.length > 0) {
       this.log.warn(
-        { missing: httpInternals().missing },
+        { missing },
         "this Node's node:http lacks private members the (req, res) adapter relies on; responses may break (use the Node versions package.json names)",
       );
     }

@@ -13,7 +13,7 @@ type WritevSocket = Socket & {
   _writev(chunks: WritevChunks, cb: (err?: Error | null) => void): void;
   _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
 };
-const { writev, peernameCache } = netSocketInternals();
+const { writev } = netSocketInternals();
 const netWritev = writev as WritevSocket['_writev'] | null;
 
 /** Makes the socket send a lone non-empty chunk of a flush as a plain write (when net.Socket has _writev/_write). */
@@ -43,15 +43,12 @@ export function describePeer(socket: ConnectionSocket, params: Record<string, st
     // net.Socket's remoteAddress/remotePort/remoteFamily are non-configurable prototype getters that read the
     // socket's cached `_peername` (pinned in test/unit/worker/node-internals.test.ts). Filling the cache is one
     // store; three Object.defineProperty calls per request cost ~5 k instructions (docs/benchmarks.md).
-    const uncached = !peernameCache && socket instanceof NetSocket ? socket : null; // node-internals.ts: false in practice
-    const real = addr && port ? undefined : uncached === null ? (socket as PeerCache)._getpeername() : publicPeer(uncached);
-    const peer = {
+    const real = addr && port ? undefined : (socket as PeerCache)._getpeername();
+    (socket as PeerCache)._peername = {
       address: addr || real?.address,
       family: addr ? (addr.includes(':') ? 'IPv6' : 'IPv4') : real?.family,
       port: port ? Number(port) : real?.port,
     };
-    if (uncached === null) (socket as PeerCache)._peername = peer;
-    else definePeer(uncached, peer);
   }
   if (isHttps(params)) (socket as ConnectionSocket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
 }
@@ -61,15 +58,4 @@ interface PeerName {
   family?: string;
   port?: number;
 }
-/** The fallback when net.Socket's getters no longer read `_peername` (node-internals.ts): own properties. */
-function definePeer(socket: Socket, peer: PeerName): void {
-  Object.defineProperty(socket, 'remoteAddress', { value: peer.address, configurable: true });
-  Object.defineProperty(socket, 'remotePort', { value: peer.port, configurable: true });
-  Object.defineProperty(socket, 'remoteFamily', { value: peer.family, configurable: true });
-}
-
-function publicPeer(socket: Socket): PeerName {
-  return { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort };
-}
-
 type PeerCache = ConnectionSocket & { _peername?: PeerName; _getpeername(): PeerName };

@@ -138,6 +138,7 @@ test('node-internals.ts netSocketInternals: _writev is found and the _peername c
   const probed = netSocketInternals();
   assert.equal(probed.writev, (Socket.prototype as unknown as Record<string, unknown>)._writev);
   assert.equal(probed.peernameCache, true);
+  assert.deepEqual(probed.missing, []);
 });
 
 test('node-internals.ts chooseIoPath: handles on a listening server, net.Socket with the reason otherwise', async (t) => {
