@@ -5,6 +5,7 @@
 import { OutgoingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ExchangeHost } from '../connection/exchange.js';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 
 // Private OutgoingMessage fields relied on (pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
 // _send(), _implicitHeader(), _finish(), _header, _headerSent, _hasBody, _last, _contentLength, _removedContLen,
@@ -72,12 +73,15 @@ export type HttpSocket = Socket & { _httpMessage?: CgiResponse | null; _hadError
  * can listen yet): the connection calls Exchange.socketClosed instead, which emits the response's 'close' as that
  * listener would.
  */
-export function attachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = res;
-  (res as { socket: Socket | null }).socket = socket;
+export function attachSocket(res: CgiResponse, socket: ConnectionSocket): void {
+  (socket as HttpMessageCarrier)._httpMessage = res;
+  (res as { socket: ConnectionSocket | null }).socket = socket;
 }
 
-export function detachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = null;
-  (res as { socket: Socket | null }).socket = null;
+export function detachSocket(res: CgiResponse, socket: ConnectionSocket): void {
+  (socket as HttpMessageCarrier)._httpMessage = null;
+  (res as { socket: ConnectionSocket | null }).socket = null;
 }
+
+/** node:http's own field on a socket, which a HandleSocket declares and a net.Socket gets from node:http. */
+type HttpMessageCarrier = ConnectionSocket & { _httpMessage?: CgiResponse | null };

@@ -4,6 +4,7 @@
 // HandleSocket (handle-socket.ts) has too.
 
 import { Socket as NetSocket, type Socket } from 'node:net';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 import { isHttps } from './request-headers.js';
 
 type WritevChunks = Array<{ chunk: string | Buffer; encoding: BufferEncoding }>;
@@ -33,7 +34,7 @@ function writevSkippingEmpty(this: WritevSocket, chunks: WritevChunks, cb: (err?
   this._write(chunks[only]!.chunk, chunks[only]!.encoding, cb);
 }
 
-export function describePeer(socket: Socket, params: Record<string, string>): void {
+export function describePeer(socket: ConnectionSocket, params: Record<string, string>): void {
   const addr = params.REMOTE_ADDR;
   const port = params.REMOTE_PORT;
   if (addr || port) {
@@ -47,7 +48,7 @@ export function describePeer(socket: Socket, params: Record<string, string>): vo
       port: port ? Number(port) : real?.port,
     };
   }
-  if (isHttps(params)) (socket as Socket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
+  if (isHttps(params)) (socket as ConnectionSocket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
 }
 
 interface PeerName {
@@ -55,4 +56,4 @@ interface PeerName {
   family?: string;
   port?: number;
 }
-type PeerCache = Socket & { _peername?: PeerName; _getpeername(): PeerName };
+type PeerCache = ConnectionSocket & { _peername?: PeerName; _getpeername(): PeerName };

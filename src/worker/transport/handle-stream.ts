@@ -6,14 +6,8 @@
 // bytes mean (connection.ts), accepting (stream-bindings.ts, main.ts).
 
 import { EventEmitter } from 'node:events';
+import type { SocketOwner } from './connection-socket.js';
 import { errnoError, isNotConnected, UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from './stream-bindings.js';
-
-export interface HandleStreamOwner {
-  data(chunk: Buffer): void;
-  peerEnded(): void;
-  socketError(err: Error): void;
-  socketClosed(): void;
-}
 
 type Callback = (err?: Error | null) => void;
 type Chunk = string | Uint8Array;
@@ -49,7 +43,7 @@ export class HandleStream extends EventEmitter {
   writableFinished = false;
   bytesRead = 0;
   bytesWritten = 0;
-  private owner: HandleStreamOwner | null = null;
+  private owner: SocketOwner | null = null;
   protected handle: OwnedHandle | null;
   private paused = false;
   /** Bytes handed to libuv that it has not written yet. */
@@ -73,7 +67,7 @@ export class HandleStream extends EventEmitter {
   }
 
   /** Starts reading into `owner`; nothing is read before (the owner is set first). */
-  start(owner: HandleStreamOwner): void {
+  start(owner: SocketOwner): void {
     this.owner = owner;
     const handle = this.handle!;
     handle.onread = onHandleRead;
