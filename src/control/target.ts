@@ -18,8 +18,14 @@ export interface WorkerStats {
   memory: number | null; // RSS bytes
 }
 
+/** The listening socket's accept queue, sampled at --stats-interval (null when it cannot be read). */
+export interface ListenQueue {
+  depth: number;
+  limit: number;
+}
+
 export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
+  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number; listenQueue: ListenQueue | null };
   workers: WorkerStats[];
 }
 
@@ -39,6 +45,8 @@ export interface ControlTarget {
    *  Rejects with SupervisorError ERR_RELOAD_IN_PROGRESS, ERR_RELOAD_FAILED (canary failed; old generation kept) or ERR_STOPPING. */
   reload(): Promise<ReloadResult>;
   stats(): Promise<StatsSnapshot>;
+  /** The Prometheus text exposition, from the last sample (no sampling per call). */
+  metrics(): Promise<string>;
   /** Resolves once the pool has reached the new size. */
   scale(workers: number): Promise<ScaleResult>;
   /** Starts a graceful stop; resolves when it has begun. The client then waits for the master to exit. */

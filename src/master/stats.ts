@@ -4,6 +4,7 @@
 
 import pidusage from 'pidusage';
 import type { LastExit, WorkerHandle } from './worker-handle.js';
+import type { ListenQueue } from './listen-queue.js';
 
 export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped';
 export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
@@ -23,7 +24,7 @@ export interface WorkerStats {
 }
 
 export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
+  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number; listenQueue: ListenQueue | null };
   workers: WorkerStats[];
 }
 
@@ -41,6 +42,8 @@ export interface ScaleResult {
 export interface Usage {
   cpu: number;
   memory: number;
+  /** CPU time (user + system) since the process started, seconds. */
+  cpuSeconds: number;
 }
 
 /** pid → usage; a pid that vanished meanwhile is simply missing. */
@@ -49,8 +52,8 @@ export type UsageSampler = (pids: number[]) => Promise<Map<number, Usage>>;
 export const sampleUsage: UsageSampler = async (pids) => {
   const out = new Map<number, Usage>();
   if (pids.length === 0) return out;
-  const put = (pid: number, s: { cpu: number; memory: number } | undefined) => {
-    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory });
+  const put = (pid: number, s: { cpu: number; memory: number; ctime: number } | undefined) => {
+    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory, cpuSeconds: s.ctime / 1000 });
   };
   try {
     const all = await pidusage(pids);
