@@ -1,5 +1,5 @@
 // The one nginx every backend is measured behind: `worker_processes 1`, one server block per backend (its own
-// loopback port) doing `scgi_pass` with Debian's stock scgi_params (SCGI.md §3), config and temp files in a temp dir,
+// loopback port) doing `scgi_pass` with Debian's stock scgi_params (docs/protocol.md "Front ends, in brief"), config and temp files in a temp dir,
 // run in the foreground and stopped by pid. Not the load generator (wrk.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';

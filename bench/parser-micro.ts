@@ -1,4 +1,4 @@
-// Micro-benchmark of the request parser's hot path: one whole nginx-like request (SCGI.md §4.1, 334-byte block)
+// Micro-benchmark of the request parser's hot path: one whole nginx-like request (docs/protocol.md "Front ends, in brief")
 // pushed in one chunk, as the worker sees it. Not the end-to-end benchmark (that is bench/run.ts, issue 5).
 // Run: npx tsc -p . && node dist/bench/parser-micro.js [iterations]
 // Prints ns/request for RequestParser and, as a floor, for a bare loop that only finds the netstring (what the

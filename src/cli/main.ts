@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// cli/ owns the command line: it composes Master and ControlServer and is the master process's only process.exit.
 // The `scgi-supervise` executable: yargs wiring only. Each verb lives in cli/commands/<verb>.ts and exports `command`.
 
 import yargs from 'yargs';

@@ -88,7 +88,7 @@ export function scgiRequest(req: ScgiRequest): Promise<ScgiResponse> {
         serverName: 'localhost',
         serverPort: tcp ? tcp.port : 80,
       });
-      // Like nginx: the request in one go, then no half-close: the server ends the exchange (SCGI.md §4.1).
+      // Like nginx: the request in one go, then no half-close: the server ends the exchange (docs/protocol.md case 27).
       socket.write(encodeRequest(params, body));
     });
 

@@ -1,3 +1,4 @@
+// config/ owns turning a YAML file, the environment and flags into one frozen Config, or a ConfigError naming the key.
 // loadConfig: defaults < YAML file < environment (SCGI_SUPERVISE_*) < flags → one frozen Config, or a ConfigError
 // whose `key` names the option and whose message says where the bad value came from (file:line:col, env var, flag).
 // Not the option list (schema.ts), the defaults (defaults.ts) or the YAML reading (yaml-file.ts).

@@ -1,3 +1,4 @@
+// control/ owns the control socket: its framing, one file per command, and the client the CLI uses.
 // The control socket server that runs inside the master: a 0600 Unix socket in a 0700 directory, framed JSON
 // (control/protocol.ts), dispatch to one file per command (control/commands/*.ts). It only calls the ControlTarget;
 // it never touches workers. The path comes from control/paths.ts; the CLI creates, listens and closes it.

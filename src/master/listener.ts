@@ -1,7 +1,7 @@
 // The shared SCGI socket: bound ONCE by the master, put into the listening state without ever being accepted on
 // here, and handed to every worker as a plain fd (spawn-worker.ts). Not the accept loop (the workers' serve code).
 // The kernel socket lives as long as the master holds its fd, so connections queue in the backlog while workers
-// change, even when every worker has died at once (SCGI.md §0 point 6, case 37).
+// change, even when every worker has died at once (docs/protocol.md case 37).
 
 import * as net from 'node:net';
 import { chmodSync, chownSync, existsSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
 import { constants as osConstants } from 'node:os';
 import { ListenError, isErrnoException } from '../errors.js';
+import { createServerHandle as nodeCreateServerHandle, type CreateServerHandle, type ServerHandle } from '../node-internals.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
 import { runListenPrimer } from './spawn-worker.js';
@@ -30,15 +31,15 @@ export interface Listener {
   close(): void;
 }
 
-/** What Node's `net._createServerHandle` returns: a libuv TCP or Pipe handle (cluster's SCHED_NONE uses it too). */
-interface ServerHandle {
-  fd: number;
-  getsockname?(out: { address?: string; port?: number; family?: string }): number;
-  close(): void;
+/** net._createServerHandle, probed by src/node-internals.ts: a bound TCP or Pipe handle, or a negative libuv status. */
+function createServerHandle(shown: string, ...args: Parameters<CreateServerHandle>): ServerHandle | number {
+  if (nodeCreateServerHandle === null) {
+    throw new ListenError('ERR_LISTEN_FAILED', shown, 'this Node has no net._createServerHandle, which the listener binds with', {
+      hint: 'run scgi-supervise on a Node version its package.json names (engines)',
+    });
+  }
+  return nodeCreateServerHandle(...args);
 }
-type CreateServerHandle = (address: string | null, port: number, addressType: number, fd?: number, flags?: number) => ServerHandle | number;
-
-const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })._createServerHandle;
 
 export async function openListener(options: ListenerOptions): Promise<Listener> {
   const { listen } = options;
@@ -69,7 +70,7 @@ async function openTcp(host: string, port: number, backlog: number): Promise<Lis
       });
     }
   }
-  const handle = createServerHandle(ip, port, net.isIP(ip), undefined, 0);
+  const handle = createServerHandle(shown, ip, port, net.isIP(ip), undefined, 0);
   if (typeof handle === 'number') throw errnoListenError(shown, handle);
   // libuv defers EADDRINUSE from bind() to listen() (`delayed_error`); getsockname reports it, and without this
   // check the first worker's listen() would fail, or worse, auto-bind the socket to a random port.
@@ -98,7 +99,7 @@ async function openUnix(path: string, options: ListenerOptions): Promise<Listene
     });
   }
   await removeStaleSocket(path, address);
-  const handle = createServerHandle(path, -1, -1, undefined, 0);
+  const handle = createServerHandle(address, path, -1, -1, undefined, 0);
   if (typeof handle === 'number') throw errnoListenError(address, handle);
   let created = true;
   try {

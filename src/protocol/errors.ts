@@ -1,5 +1,5 @@
 // ProtocolError: what the parser reports when a request cannot be served, and how the worker must answer it.
-// `status` null means "silent-close" (SCGI.md §5 conventions): close without writing a byte, log at debug.
+// `status` null means "silent-close" (docs/protocol.md "How the worker answers a bad request"): close without writing a byte, log at debug.
 
 import { SupervisorError, type ErrorCode, type SupervisorErrorOptions } from '../errors.js';
 

@@ -1,5 +1,5 @@
 // The inside of the SCGI header netstring: `name NUL value NUL ...` → a params object with nothing inherited, enforcing the
-// block-level rules of SCGI.md §5 B (cases 8, 9, 15, 16, 20) and maxHeaderCount. Also the decimal reader for
+// block-level rules of docs/protocol.md B (cases 8, 9, 15, 16, 20) and maxHeaderCount. Also the decimal reader for
 // CONTENT_LENGTH (cases 17-18). Not the framing (length, comma, body: request-parser.ts) nor the meaning of the
 // values (SCGI, REQUEST_METHOD, 413: request-parser.ts).
 

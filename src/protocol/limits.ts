@@ -1,4 +1,4 @@
-// Limits and deadlines of the protocol layer, with the defaults SCGI.md §5 suggests.
+// Limits and deadlines of the protocol layer, with the defaults docs/protocol.md explains ("Limits and deadlines").
 // The parser enforces the byte limits; worker/connection/serve.ts enforces the time limits (the protocol layer has no timers).
 
 export interface ProtocolLimits {
@@ -10,7 +10,7 @@ export interface ProtocolLimits {
   maxBodyBytes: number;
   /**
    * strict: also reject a missing/invalid SCGI=1 (default: a warning) and every duplicate name (default: HTTP_* merged).
-   * CONTENT_LENGTH not first is rejected in both modes (SCGI.md case 16).
+   * CONTENT_LENGTH not first is rejected in both modes (docs/protocol.md case 16).
    */
   strict: boolean;
 }

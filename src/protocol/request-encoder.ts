@@ -1,6 +1,7 @@
 // Builds SCGI request bytes the way nginx does (CONTENT_LENGTH first, then the params in order, then the body),
 // for the built-in client (`scgi-supervise request`), tests and benchmarks. Not a parser: request-parser.ts reads these.
-// nginxLikeParams() reproduces what nginx 1.22 with Debian's stock scgi_params sends (SCGI.md §2.1, §4.1).
+// nginxLikeParams() reproduces what nginx 1.22 with Debian's stock scgi_params sends (docs/protocol.md "Front ends,
+// in brief"; the captured block is test/fixtures/scgi/valid/001-nginx-get-334).
 
 import { ProtocolError } from './errors.js';
 
@@ -45,7 +46,7 @@ export interface NginxLikeRequest {
   method: string;
   /** The raw request target as the client sent it, e.g. `/path?x=1` (REQUEST_URI is never decoded). */
   uri: string;
-  /** Client headers in arrival order; repeated names stay repeated, as nginx < 1.23 sends them (SCGI.md case 20). */
+  /** Client headers in arrival order; repeated names stay repeated, as nginx < 1.23 sends them (docs/protocol.md case 20). */
   headers?: ParamList;
   remoteAddr?: string;
   remotePort?: number;

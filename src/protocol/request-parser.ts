@@ -1,3 +1,4 @@
+// protocol/ owns SCGI as bytes in, objects out (docs/protocol.md): no sockets, files, processes or timers.
 // RequestParser: an SCGI push parser with no IO. Bytes in (push), events out (the sink's callbacks):
 //   onHead once, when the header netstring and its comma are complete and valid;
 //   onBody zero or more times (subarrays of the pushed chunks, never copied), exactly CONTENT_LENGTH bytes in all;
@@ -43,7 +44,7 @@ export type ParserState = 'length' | 'headers' | 'comma' | 'body' | 'done' | 'fa
 
 const COLON = 0x3a;
 const COMMA = 0x2c;
-/** "more than 7 digits" is over any sane header limit (SCGI.md case 5), whatever maxHeaderBytes says. */
+/** "more than 7 digits" is over any sane header limit (docs/protocol.md case 5), whatever maxHeaderBytes says. */
 const MAX_LENGTH_DIGITS = 7;
 
 export class RequestParser {

@@ -1,4 +1,4 @@
-// Reads a CGI-style response head back from bytes, as nginx and lighttpd do (SCGI.md §2.1, §2.2): for the built-in
+// Reads a CGI-style response head back from bytes, as nginx and lighttpd do (docs/protocol.md "Front ends, in brief"): for the built-in
 // client (`scgi-supervise request`), tests and benchmarks. Not used on the worker's request path; the worker only
 // writes heads (response-writer.ts).
 // Call parseResponseHead() again on the grown buffer until it returns a head: O(head²) at worst, heads are small.

@@ -1,4 +1,4 @@
-// CGI-style response heads (SCGI.md §5 D, cases 28-35): one `Status: NNN Reason` line, never `HTTP/1.x`;
+// CGI-style response heads (docs/protocol.md D, cases 28-35): one `Status: NNN Reason` line, never `HTTP/1.x`;
 // no Transfer-Encoding; hop-by-hop headers stripped; names must be tokens, values free of CR/LF/NUL;
 // Content-Length at most one. No IO here: worker/ writes the result in one write (case 32), and decides
 // body lengths, truncation and RST (cases 31, 33). Reading heads back is response-parser.ts.

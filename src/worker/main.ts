@@ -1,3 +1,4 @@
+// worker/ owns the child process: this entry, its contract with the master (messages.ts, exit-codes.ts), three rooms.
 // The worker process entry (spawned by the master): read WorkerOptions, load the app, accept on the inherited
 // listening socket (fd 4), report over IPC (fd 3), drain and exit on request. Exit codes: exit-codes.ts.
 // Not here: serving a connection (serve.ts), loading (load-app.ts), deciding when workers come and go (master/).
@@ -13,7 +14,8 @@ import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions
 import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { HandleStream } from './transport/handle-stream.js';
-import { acceptHandles, loadStreamBindings } from './transport/stream-bindings.js';
+import { acceptHandles } from './transport/stream-bindings.js';
+import { chooseIoPath, httpInternals, netSocketInternals } from '../node-internals.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -70,6 +72,13 @@ class WorkerProcess {
       app.kind === 'node'
         ? (await import('./adapters/node-http-adapter.js')).nodeExchangeStarter(app.handler)
         : (await import('./adapters/fetch-adapter.js')).fetchExchangeStarter(app.app);
+    const missing = app.kind === 'node' ? [...httpInternals().missing, ...netSocketInternals().missing] : [];
+    if (missing.length > 0) {
+      this.log.warn(
+        { missing },
+        "this Node's node:http lacks private members the (req, res) adapter relies on; responses may break (use the Node versions package.json names)",
+      );
+    }
     if (this.state !== 'loading') return;
     this.listen(startExchange);
   }
@@ -108,23 +117,24 @@ class WorkerProcess {
   }
 
   /**
-   * Accepted connections skip net.Socket when node's stream bindings are usable (stream-bindings.ts): the largest
-   * single cost of a request. Otherwise they stay net.Sockets, through the server's 'connection' listener.
+   * Accepted connections skip net.Socket when node's stream bindings are usable (node-internals.ts decides): the
+   * largest single cost of a request. Otherwise they stay net.Sockets, through the server's 'connection' listener.
+   * Logged at info once per worker, with the reason for a fallback.
    */
   private serveOnHandles(server: net.Server, connections: ConnectionSet): void {
-    const loaded = loadStreamBindings();
-    if (typeof loaded === 'string') {
-      this.log.debug(`serving connections as net.Socket: ${loaded}`);
+    const path = chooseIoPath(server);
+    if (path.kind === 'net-socket') {
+      // test/integration/worker-net-sockets.test.ts relies on both lines.
+      this.log.info(`serving connections as net.Socket: ${path.reason}`);
       return;
     }
-    HandleStream.use(loaded);
-    const taken = acceptHandles(server, connections.acceptHandle, (err) => {
+    HandleStream.use(path.bindings);
+    acceptHandles(server, connections.acceptHandle, (err) => {
       // EMFILE/ENFILE and the like, once per failed accept while they last: rate-limited. libuv keeps listening.
       const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; raise the open-files limit (ulimit -n, LimitNOFILE=)' : '';
       connections.warnings.warn({ code: err.code }, `accept failed: ${err.message}${hint}`);
     });
-    if (taken) this.log.debug('serving connections on their libuv handles');
-    else this.log.debug('serving connections as net.Socket: the server has no handle to take over');
+    this.log.info("serving connections on their libuv handles (node's stream bindings probed usable)");
   }
 
   private loadFailed(err: unknown): void {

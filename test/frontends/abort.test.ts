@@ -1,6 +1,6 @@
 // Clients that go away mid-exchange, through real nginx, lighttpd and Apache: a download dropped after its first
 // bytes and an upload dropped half-way (Apache streams request bodies, so the worker sees a body that ends early,
-// SCGI.md §5 case 23; nginx and lighttpd buffer it and never forward it). Afterwards the same workers must serve,
+// docs/protocol.md case 23; nginx and lighttpd buffer it and never forward it). Afterwards the same workers must serve,
 // with no respawn and nothing logged at error level by the supervisor.
 
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
 // The case table shared by the front-end differential tests (nginx/lighttpd/apache.test.ts): each case is one HTTP
 // request sent both to diff-express.cjs under node:http and through a front end to the supervisor. Responses are
 // compared after compare.ts's normalisation. A front end's documented behaviour that makes a response differ is
-// written next to its case in `known` (with the reason and SCGI.md reference) and applied as an explicit edit of the
+// written next to its case in `known` (with the reason and its docs/protocol.md reference) and applied as an explicit edit of the
 // expected response, so the case still fails if the difference is anything else.
 
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import type { HttpResponse } from '../helpers/frontends/http-client.js';
 import { bodyOf, type Comparable } from './compare.js';
 
 export interface Known {
-  /** Why the front end makes this differ (cite SCGI.md). */
+  /** Why the front end makes this differ (cite docs/protocol.md). */
   why: string;
   /** Turns the direct response into what this front end must answer instead. */
   expect?(direct: Comparable): void;
@@ -83,7 +83,7 @@ export const CASES: DiffCase[] = [
     path: raw('/echo/café/日本?q=ümlaut'),
     directRejects:
       "node:http's parser refuses bytes >= 0x80 in the request target (400, even with insecureHTTPParser); all three " +
-      'front ends pass them raw in REQUEST_URI, and the worker must keep them as bytes (SCGI.md §5 case 22): req.url ' +
+      'front ends pass them raw in REQUEST_URI, and the worker must keep them as bytes (docs/protocol.md case 22): req.url ' +
       'holds them one char per byte (latin1), as node:http does for header values',
     check: (_d, p) => {
       assert.equal(p.status, 200, p.body.toString());
@@ -97,7 +97,7 @@ export const CASES: DiffCase[] = [
     path: '/echo/q?nul=a%00b&bad=%ZZ&pct=100%25',
     known: {
       lighttpd: {
-        why: 'lighttpd rejects an encoded control character (%00) in the URL with its own 400 (server.http-parseopts "url-ctrls-reject", on by default; SCGI.md §4.1 "UTF-8 header value")',
+        why: 'lighttpd rejects an encoded control character (%00) in the URL with its own 400 (server.http-parseopts "url-ctrls-reject", on by default; docs/protocol.md "Front ends, in brief")',
         instead: (p) => assert.equal(p.status, 400),
       },
     },
@@ -118,7 +118,7 @@ export const CASES: DiffCase[] = [
     headers: ['Cookie', 'a=1', 'Cookie', 'b=2'], // two lines on the wire; nginx 1.22 sends two HTTP_COOKIE (§4.1 d)
     known: {
       apache: {
-        why: 'Apache merges repeated request headers with ", ", Cookie included: HTTP_COOKIE="a=1, b=2" (SCGI.md §2.3, §4.1 d)',
+        why: 'Apache merges repeated request headers with ", ", Cookie included: HTTP_COOKIE="a=1, b=2" (docs/protocol.md "Front ends, in brief")',
         expect: (d) => editJson(d, (v) => ((v.headers as Record<string, string>).cookie = 'a=1, b=2')),
       },
     },
@@ -129,7 +129,7 @@ export const CASES: DiffCase[] = [
     headers: ['X-Empty', ''],
     known: {
       lighttpd: {
-        why: 'lighttpd does not forward empty-valued request headers (SCGI.md §2.2, §4.1 "Empty header value")',
+        why: 'lighttpd does not forward empty-valued request headers (docs/protocol.md "Front ends, in brief")',
         expect: (d) => editJson(d, (v) => delete (v.headers as Record<string, string>)['x-empty']),
       },
     },
@@ -187,7 +187,7 @@ export const CASES: DiffCase[] = [
         why:
           'with scgi_request_buffering off, nginx 1.22 sends CONTENT_LENGTH = only the part it had read (~9 KB) and ' +
           'then streams the rest of the body anyway (fixed in 1.29.6). The worker takes the body from CONTENT_LENGTH ' +
-          'alone and drains the rest (SCGI.md §2.1, §5 cases 21 and 24), so the app gets a prefix of the body and ' +
+          'alone and drains the rest (docs/protocol.md "Front ends, in brief" and cases 21 and 24), so the app gets a prefix of the body and ' +
           "nginx logs no reset (checked by the end-of-run log check). Users: don't turn request buffering off on nginx < 1.29.6",
         instead: (p) => {
           assert.equal(p.status, 200, p.body.toString());
@@ -208,15 +208,15 @@ export const CASES: DiffCase[] = [
     body: UPLOAD.subarray(0, 100_000),
     known: {
       nginx: {
-        why: 'nginx collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (SCGI.md §4.1 c)',
+        why: 'nginx collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (docs/protocol.md "Front ends, in brief")',
         expect: (d) => editJson(d, (v) => (v.contentLength = '100000')),
       },
       lighttpd: {
-        why: 'lighttpd collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (SCGI.md §4.1 c)',
+        why: 'lighttpd collects a chunked body and sends its length as CONTENT_LENGTH, so the app sees a Content-Length (docs/protocol.md "Front ends, in brief")',
         expect: (d) => editJson(d, (v) => (v.contentLength = '100000')),
       },
       apache: {
-        why: 'mod_proxy_scgi refuses chunked request bodies with 411, after opening an empty connection to the worker (SCGI.md §2.3, §4.1 c)',
+        why: 'mod_proxy_scgi refuses chunked request bodies with 411, after opening an empty connection to the worker (docs/protocol.md "Front ends, in brief")',
         instead: (p) => assert.equal(p.status, 411),
       },
     },
@@ -259,12 +259,12 @@ export const CASES: DiffCase[] = [
     check: (d, p, via) => {
       noContentLength(d, 'stream');
       assertStreamed(d, 'direct');
-      // lighttpd ignores X-Accel-Buffering and collects the response (SCGI.md §4.2: "buffers everything").
+      // lighttpd ignores X-Accel-Buffering and collects the response (docs/protocol.md "Front ends, in brief").
       if (via !== 'lighttpd') assertStreamed(p, via);
     },
     known: {
       nginx: {
-        why: 'nginx acts on X-Accel-Buffering and hides it from the client (SCGI.md §2.1)',
+        why: 'nginx acts on X-Accel-Buffering and hides it from the client (docs/protocol.md "Front ends, in brief")',
         expect: (d) => void delete d.headers['x-accel-buffering'],
       },
     },
@@ -281,7 +281,7 @@ export const CASES: DiffCase[] = [
     path: '/status/418',
     known: {
       lighttpd: {
-        why: "lighttpd replaces the backend's reason with its own table and has none for 418 (SCGI.md §2.2, §4.2)",
+        why: "lighttpd replaces the backend's reason with its own table and has none for 418 (docs/protocol.md 'Front ends, in brief')",
         expect: (d) => void (d.statusMessage = ''),
       },
     },
@@ -291,7 +291,7 @@ export const CASES: DiffCase[] = [
     path: '/custom-reason',
     known: {
       lighttpd: {
-        why: 'lighttpd drops reasons of codes it does not know: "299 " (SCGI.md §4.2)',
+        why: 'lighttpd drops reasons of codes it does not know: "299 " (docs/protocol.md "Front ends, in brief")',
         expect: (d) => void (d.statusMessage = ''),
       },
     },

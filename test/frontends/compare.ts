@@ -11,12 +11,12 @@ import type { FrontEndName } from '../helpers/frontends/front-end.js';
  * - date, server: each server stamps its own.
  * - connection, keep-alive: per-hop; node:http says keep-alive, front ends decide for themselves.
  * - transfer-encoding, content-length: framing. A front end may re-frame (lighttpd buffers a stream and sends a
- *   Content-Length; nginx and Apache chunk it; Apache drops the backend's Content-Length since 2.4.59, SCGI.md
- *   §2.3). The body bytes are compared exactly instead, and `framingProblems` checks any Content-Length present.
+ *   Content-Length; nginx and Apache chunk it; Apache drops the backend's Content-Length since 2.4.59,
+ *   docs/protocol.md "Front ends, in brief"). The body bytes are compared exactly instead, and `framingProblems` checks any Content-Length present.
  */
 export const ALWAYS_DROPPED = ['date', 'server', 'connection', 'keep-alive', 'transfer-encoding', 'content-length'];
 
-/** lighttpd adds `Accept-Ranges: bytes` to backend responses (SCGI.md §4.2); dropped only when the app did not set it. */
+/** lighttpd adds `Accept-Ranges: bytes` to backend responses (docs/protocol.md "Front ends, in brief"); dropped only when the app did not set it. */
 const ADDED_BY: Partial<Record<FrontEndName, string[]>> = { lighttpd: ['accept-ranges'] };
 
 export interface Comparable {

@@ -117,7 +117,7 @@ export async function runDifferential(
       });
       // Nothing in this run may have crashed or replaced a worker (the log line is the master's, RULES.md).
       assert.doesNotMatch(sv.logs(), /respawning/, tail(sv.logs()));
-      // Nor logged at error level: Apache's empty connection for a chunked POST is normal (SCGI.md §5 case 12), and
+      // Nor logged at error level: Apache's empty connection for a chunked POST is normal (docs/protocol.md case 12), and
       // the app's own 500s are the app's business (Express prints those itself, without a level).
       assert.doesNotMatch(sv.logs(), /^\S+ (ERROR|FATAL) /m, tail(sv.logs()));
       assert.deepEqual(sv.workerPids().sort(), workersBefore.sort(), 'the same workers served every case');

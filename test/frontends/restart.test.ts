@@ -1,4 +1,4 @@
-// Worker restarts behind real front ends (SCGI.md §5 case 37, §4.3): while requests flow through nginx, lighttpd and
+// Worker restarts behind real front ends (docs/protocol.md case 37, §4.3): while requests flow through nginx, lighttpd and
 // Apache over TCP and a Unix socket, every worker is killed with SIGKILL at once. The master keeps the listening
 // socket, so no connect is refused: only a request in flight on a killed worker may fail, and no front end may mark
 // the backend down (lighttpd would answer 503 for 2-4 s after one ECONNREFUSED).

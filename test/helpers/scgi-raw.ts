@@ -63,7 +63,7 @@ export interface ExchangeOptions {
 
 /**
  * Connects, runs `steps` while reading, and resolves at the first of: FIN from the peer, a socket error, the timeout.
- * The client never half-closes unless a step says 'fin' (front ends never do: SCGI.md §4.3).
+ * The client never half-closes unless a step says 'fin' (front ends never do: docs/protocol.md case 27).
  */
 export function exchange(target: Target, steps: Step[], options: ExchangeOptions = {}): Promise<Outcome> {
   const timeoutMs = options.timeoutMs ?? 5000;
@@ -219,7 +219,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /**
  * Parses a CGI-style response and throws (with the raw bytes) unless it is well formed: the first line is
  * `Status: NNN Reason` with a non-empty reason, every line ends in CRLF with no stray CR/LF, every header line is
- * `token: value`, and there is exactly one Status line (SCGI.md cases 28, 32).
+ * `token: value`, and there is exactly one Status line (docs/protocol.md cases 28, 32).
  */
 export function parseResponse(data: Buffer): CgiResponse {
   const text = data.toString('latin1');
@@ -347,7 +347,7 @@ export function errorLines(log: string): string[] {
   return log.split('\n').filter((line) => /^\S+ (ERROR|FATAL)\b/.test(line));
 }
 
-/** A reject-NNN response (SCGI.md §5 conventions): well formed, text/plain, exact Content-Length, then FIN. */
+/** A reject-NNN response (docs/protocol.md "How the worker answers a bad request"): well formed, text/plain, exact Content-Length, then FIN. */
 export function assertRejected(o: Outcome, status: number | number[], withinMs = 1000): CgiResponse {
   const statuses = Array.isArray(status) ? status : [status];
   if (o.ending !== 'fin') throw new Error(`expected ${statuses.join('/')} then FIN; got ${show(o)}`);

@@ -1,4 +1,4 @@
-// Hostile bodies (SCGI.md §5 C, cases 23-27) against the built supervisor over raw sockets, on 127.0.0.1 and on a
+// Hostile bodies (docs/protocol.md C, cases 23-27) against the built supervisor over raw sockets, on 127.0.0.1 and on a
 // unix socket: a short body aborts the request, bytes after the body are ignored, early answers (413, an app's 401)
 // arrive intact and are not reset by unread input, and no request waits for a FIN the front ends never send.
 
@@ -34,7 +34,7 @@ function assertEarlyAnswer(o: Outcome, status: number, body: string): void {
 }
 
 for (const kind of ['tcp', 'unix'] as const) {
-  describe(`hostile bodies over ${kind} (SCGI.md §5 cases 23-27)`, { timeout: 60_000 }, () => {
+  describe(`hostile bodies over ${kind} (docs/protocol.md cases 23-27)`, { timeout: 60_000 }, () => {
     let s: Served;
     let events: string;
     let eventsDir: string;

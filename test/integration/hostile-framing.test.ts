@@ -1,4 +1,4 @@
-// Hostile framing (SCGI.md §5 A, cases 1-14) against the built supervisor over raw sockets, on 127.0.0.1 and on a
+// Hostile framing (docs/protocol.md A, cases 1-14) against the built supervisor over raw sockets, on 127.0.0.1 and on a
 // unix socket: each bad byte gets its 400/431 at once or a silent close, slow senders are cut by the header and body
 // deadlines, and afterwards the same two workers still serve. Not the parser's unit tests (test/unit/protocol).
 
@@ -41,7 +41,7 @@ const withoutPid = (e: Echo): Omit<Echo, 'pid'> => {
 };
 
 for (const kind of ['tcp', 'unix'] as const) {
-  describe(`hostile framing over ${kind} (SCGI.md §5 cases 1-14)`, { timeout: 60_000 }, () => {
+  describe(`hostile framing over ${kind} (docs/protocol.md cases 1-14)`, { timeout: 60_000 }, () => {
     let s: Served;
     before(async () => {
       s = await serve({
@@ -85,7 +85,7 @@ for (const kind of ['tcp', 'unix'] as const) {
 
     test('case 4: a first byte 0x00 (uwsgi framing, garbage) gets 400 at once', async () => {
       assertRejected(await exchange(s.target, [Buffer.from([0])], { timeoutMs: 3000 }), 400);
-      // what lighttpd sends with scgi.protocol = "uwsgi" (SCGI.md §2.2)
+      // what lighttpd sends with scgi.protocol = "uwsgi" (docs/protocol.md "Front ends, in brief")
       const uwsgi = Buffer.concat([Buffer.from([0x00, 0x06, 0x02, 0x00, 0x0e, 0x00]), Buffer.from('CONTENT_LENGTH')]);
       assertRejected(await exchange(s.target, [uwsgi], { timeoutMs: 3000 }), 400);
     });
@@ -187,7 +187,7 @@ for (const kind of ['tcp', 'unix'] as const) {
   });
 }
 
-describe('reject logging (SCGI.md §5 conventions: warn, rate-limited, peer and first bytes hex-escaped)', { timeout: 30_000 }, () => {
+describe('reject logging (docs/protocol.md "How the worker answers a bad request": warn, rate-limited, peer and first bytes hex-escaped)', { timeout: 30_000 }, () => {
   let s: Served;
   before(async () => {
     s = await serve({ app: 'life-echo.cjs', kind: 'tcp', workers: 1 });

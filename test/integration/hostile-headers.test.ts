@@ -1,4 +1,4 @@
-// Hostile header semantics (SCGI.md §5 B, cases 15-22) against the built supervisor over raw sockets, on 127.0.0.1
+// Hostile header semantics (docs/protocol.md B, cases 15-22) against the built supervisor over raw sockets, on 127.0.0.1
 // and on a unix socket: what is rejected (400/413/500, well formed, at once) and, for what is accepted, exactly what
 // the app sees (life-echo.cjs answers the method, url, headers and body it got). Afterwards the same workers serve.
 
@@ -25,7 +25,7 @@ const raw = (latin1: string | undefined): Buffer => Buffer.from(latin1 ?? '<miss
 const BASE: Pair[] = [['SCGI', '1'], ['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/h']];
 
 for (const kind of ['tcp', 'unix'] as const) {
-  describe(`hostile headers over ${kind} (SCGI.md §5 cases 15-22)`, { timeout: 60_000 }, () => {
+  describe(`hostile headers over ${kind} (docs/protocol.md cases 15-22)`, { timeout: 60_000 }, () => {
     let s: Served;
     before(async () => {
       // no HTTP_PROXY in the supervisor's own environment, so case 22's httpoxy check means something
@@ -87,7 +87,7 @@ for (const kind of ['tcp', 'unix'] as const) {
         [['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_URI', '/x']],
         [['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', 'GET']],
         [['CONTENT_LENGTH', '0'], ['SCGI', '1'], ['REQUEST_METHOD', ''], ['REQUEST_URI', '/x']],
-        // nginx without `include scgi_params` (SCGI.md §4.1)
+        // nginx without `include scgi_params` (docs/protocol.md "Front ends, in brief")
         [['CONTENT_LENGTH', '0'], ['HTTP_HOST', 'example'], ['HTTP_USER_AGENT', 'curl'], ['HTTP_ACCEPT', '*/*']],
       ] as Pair[][]) {
         assertRejected(await exchange(s.target, [frame(block(pairs))]), 500);
@@ -172,7 +172,7 @@ for (const kind of ['tcp', 'unix'] as const) {
   });
 }
 
-describe('strict mode and configured limits (SCGI.md cases 5, 18, 19, 20; "all limits must be configurable")', { timeout: 30_000 }, () => {
+describe('strict mode and configured limits (docs/protocol.md cases 5, 18, 19, 20; "all limits must be configurable")', { timeout: 30_000 }, () => {
   let s: Served;
   before(async () => {
     s = await serve({

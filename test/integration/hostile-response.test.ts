@@ -1,4 +1,4 @@
-// Response writing (SCGI.md §5 D, cases 28-35) against the built supervisor, read byte-exact from a raw socket, on
+// Response writing (docs/protocol.md D, cases 28-35) against the built supervisor, read byte-exact from a raw socket, on
 // 127.0.0.1 and on a unix socket: life-replies.cjs answers in the awkward ways an app does (custom statuses, its own
 // Transfer-Encoding and hop-by-hop headers, CR/LF in values, a wrong Content-Length, failures before and after the
 // head, bodies on HEAD/204/304) and the worker must still emit a CGI response the front ends read correctly.
@@ -52,7 +52,7 @@ async function pidOf(target: Target): Promise<number> {
 }
 
 for (const kind of ['tcp', 'unix'] as const) {
-  describe(`response writing over ${kind} (SCGI.md §5 cases 28-35)`, { timeout: 60_000 }, () => {
+  describe(`response writing over ${kind} (docs/protocol.md cases 28-35)`, { timeout: 60_000 }, () => {
     let s: Served;
     before(async () => {
       s = await serve({ app: 'life-replies.cjs', kind });

@@ -1,4 +1,4 @@
-// The master never accepts (issue 3 "Master", SCGI.md case 37): with an app that takes 1.5 s to load, connections
+// The master never accepts (issue 3 "Master", docs/protocol.md case 37): with an app that takes 1.5 s to load, connections
 // made as soon as the listen address is bound, before any worker is ready, wait in the kernel backlog and are
 // served once a worker is ready; none is reset or answered by the master.
 

@@ -1,4 +1,4 @@
-// Worker deaths (SCGI.md §5 case 37, issue 3 "Lifecycle"): kill -9 one worker and a new pid serves and the log says
+// Worker deaths (docs/protocol.md case 37, issue 3 "Lifecycle"): kill -9 one worker and a new pid serves and the log says
 // respawning; kill -9 every worker at once under a stream of requests and no connection is refused (the master keeps
 // the listening socket, connections wait in the backlog), only requests in flight on the killed workers may fail.
 

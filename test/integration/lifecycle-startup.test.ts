@@ -1,4 +1,4 @@
-// Starting (issue 3 "Lifecycle", SCGI.md case 37 on unix sockets): an app that throws at load makes `start` exit
+// Starting (issue 3 "Lifecycle", docs/protocol.md case 37 on unix sockets): an app that throws at load makes `start` exit
 // non-zero within seconds naming the file and the app's error (no crash loop); a port in use is ERR_LISTEN_IN_USE;
 // a stale unix socket file is replaced, a live one is an error and left alone; --socket-mode sets the file mode.
 

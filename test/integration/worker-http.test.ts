@@ -1,6 +1,6 @@
 // The node:http surface the worker gives a raw (req, res) app (fixtures raw.cjs, throws-in-handler.cjs), over real
 // SCGI connections to the real worker entry: body backpressure, big and streamed responses, bodiless responses,
-// hop-by-hop stripping, header splitting, Content-Length enforcement, disconnects, app failures (SCGI.md §5 C, D).
+// hop-by-hop stripping, header splitting, Content-Length enforcement, disconnects, app failures (docs/protocol.md C, D).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,11 +2,13 @@
 // symbols it hangs its own state on, and node's original methods its replacements fall back to. Shared by
 // node-http-adapter.ts (the CGI head, Content-Length accounting, finish) and response-fast-paths.ts.
 
-import { OutgoingMessage, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { httpInternals } from '../../node-internals.js';
 import type { ExchangeHost } from '../connection/exchange.js';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 
-// Private OutgoingMessage fields relied on (pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
+// Private OutgoingMessage fields relied on (probed by src/node-internals.ts, pinned by test/unit/worker/node-internals.test.ts): _storeHeader(),
 // _send(), _implicitHeader(), _finish(), _header, _headerSent, _hasBody, _last, _contentLength, _removedContLen,
 // _closed, outputData, chunkedEncoding, useChunkedEncodingByDefault, shouldKeepAlive, the socket's _httpMessage
 // and _hadError, and the kOutHeaders/kNeedDrain symbols below.
@@ -44,20 +46,20 @@ export interface CgiResponse extends ServerResponse {
   [kStreamed]?: boolean;
 }
 
-const outgoingSymbols = Object.getOwnPropertySymbols(new OutgoingMessage());
+const http = httpInternals();
 /**
  * Where node keeps setHeader()'s headers (not exported): writeHead() hands that very object to _storeHeader, whose
  * entries are [name, value] pairs rather than values.
  */
-export const kOutHeaders: symbol | undefined = outgoingSymbols.find((s) => s.description === 'kOutHeaders');
+export const kOutHeaders: symbol | undefined = http.kOutHeaders;
 /**
  * Set by OutgoingMessage#write when it returned false; node:http's server relays the socket's 'drain' to the
  * response only then (socketOnDrain), and so do we.
  */
-export const kNeedDrain: symbol | undefined = outgoingSymbols.find((s) => s.description === 'kNeedDrain');
+export const kNeedDrain: symbol | undefined = http.kNeedDrain;
 
 type Method<R> = (this: CgiResponse, ...args: unknown[]) => R;
-const proto = OutgoingMessage.prototype as unknown as Record<string, unknown>;
+const proto = http.outgoing;
 export const protoSend = proto._send as CgiResponse['_send'];
 export const protoSetHeader = proto.setHeader as Method<CgiResponse>;
 export const protoEnd = proto.end as Method<CgiResponse>;
@@ -72,12 +74,15 @@ export type HttpSocket = Socket & { _httpMessage?: CgiResponse | null; _hadError
  * can listen yet): the connection calls Exchange.socketClosed instead, which emits the response's 'close' as that
  * listener would.
  */
-export function attachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = res;
-  (res as { socket: Socket | null }).socket = socket;
+export function attachSocket(res: CgiResponse, socket: ConnectionSocket): void {
+  (socket as HttpMessageCarrier)._httpMessage = res;
+  (res as { socket: ConnectionSocket | null }).socket = socket;
 }
 
-export function detachSocket(res: CgiResponse, socket: Socket): void {
-  (socket as HttpSocket)._httpMessage = null;
-  (res as { socket: Socket | null }).socket = null;
+export function detachSocket(res: CgiResponse, socket: ConnectionSocket): void {
+  (socket as HttpMessageCarrier)._httpMessage = null;
+  (res as { socket: ConnectionSocket | null }).socket = null;
 }
+
+/** node:http's own field on a socket, which a HandleSocket declares and a net.Socket gets from node:http. */
+type HttpMessageCarrier = ConnectionSocket & { _httpMessage?: CgiResponse | null };

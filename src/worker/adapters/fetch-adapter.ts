@@ -6,6 +6,7 @@ import { ReadableStream, type ReadableStreamDefaultController } from 'node:strea
 import type { RequestHead } from '../../protocol/request-parser.js';
 import { errorResponse, formatHead, isBodiless, isHopByHop, type HeaderList } from '../../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from '../connection/exchange.js';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 import { isHttps, requestHeaders } from './request-headers.js';
 
 export interface FetchApp {
@@ -309,7 +310,7 @@ function settledWithinTurn(read: Promise<ReadResult>): Promise<ReadResult | null
   return Promise.race([read, new Promise<null>((resolve) => setImmediate(resolve, null))]);
 }
 
-function writableOrClosed(socket: import('node:net').Socket): Promise<void> {
+function writableOrClosed(socket: ConnectionSocket): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       socket.off('drain', done);

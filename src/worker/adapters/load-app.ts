@@ -1,3 +1,4 @@
+// adapters/ owns the app's world: loading it (here), node:http req/res, fetch() Request/Response, the CGI head.
 // Loads the user's unchanged app module (CJS or ESM) and works out what kind of app it exports.
 // Accepts: a (req, res) handler, an object with fetch(Request), a Koa app, a Fastify app, or a Promise/thenable
 // of one of these (ESM top-level await works by itself). Not here: serving requests (serve.ts and the adapters).

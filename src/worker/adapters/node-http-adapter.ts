@@ -5,19 +5,19 @@
 // (serve.ts), the head's byte format (protocol/response-writer.ts), fetch-style apps (fetch-adapter.ts).
 
 import { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket as NetSocket } from 'node:net';
+import { httpInternals } from '../../node-internals.js';
 import type { RequestHead } from '../../protocol/request-parser.js';
 import { formatHead, isHopByHop, type HeaderList } from '../../protocol/response-writer.js';
 import type { Exchange, ExchangeHost, StartExchange } from '../connection/exchange.js';
 import { headersObject, httpVersion, rawRequestHeaders } from './request-headers.js';
 import { describePeer, writeInOne } from './socket-tweaks.js';
-import { HandleSocket } from '../transport/handle-socket.js';
 import { attachSocket, detachSocket, kExchange, kOutHeaders, kRemaining, protoDestroy, protoSend, type CgiResponse } from './cgi-response.js';
 import { endInOne, setHeaderChecked, writeStreamed } from './response-fast-paths.js';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-// Private IncomingMessage fields this adapter relies on (pinned by test/unit/worker/node-internals.test.ts):
+// Private IncomingMessage fields this adapter relies on (probed by src/node-internals.ts, pinned by test/unit/worker/node-internals.test.ts):
 // complete, _consuming, _dump(), _readableState.resumeScheduled, kHeadersCount. The response's: cgi-response.ts.
 interface Req extends IncomingMessage {
   _consuming: boolean;
@@ -25,10 +25,8 @@ interface Req extends IncomingMessage {
   _readableState: { resumeScheduled: boolean };
 }
 
-/** How many rawHeaders entries node:http's lazy req.headers getter reads (not exported). */
-const kHeadersCount: symbol | undefined = Object.getOwnPropertySymbols(new IncomingMessage(null as never)).find(
-  (s) => s.description === 'kHeadersCount',
-);
+/** How many rawHeaders entries node:http's lazy req.headers getter reads (not exported; node-internals.ts finds it). */
+const kHeadersCount: symbol | undefined = httpInternals().kHeadersCount;
 
 class NodeExchange implements Exchange {
   truncatedLogged = false;
@@ -98,7 +96,9 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     const params = head.params;
     describePeer(socket, params);
 
-    const req = new IncomingMessage(socket) as Req;
+    // node:http's types name a net.Socket; on the handle path it gets HandleSocket, the look-alike with what
+    // IncomingMessage, ServerResponse and apps read of one (transport/handle-socket.ts).
+    const req = new IncomingMessage(socket as NetSocket) as Req;
     req.method = head.method;
     req.url = head.uri; // raw, undecoded, maybe absolute-form (case 22)
     const [major, minor] = httpVersion(params);
@@ -132,7 +132,7 @@ export function nodeExchangeStarter(handler: NodeHandler): StartExchange {
     const exchange = new NodeExchange(host, handler, req, res);
     res[kExchange] = exchange;
     res.on('finish', onResFinish);
-    if (!(socket instanceof HandleSocket)) writeInOne(socket); // a HandleSocket already writes a flush in one
+    if (socket instanceof NetSocket) writeInOne(socket); // a HandleSocket already writes a flush in one
     attachSocket(res, socket);
     return exchange;
   };

@@ -1,9 +1,11 @@
 // Per-connection adjustments to the accepted socket that node:http's objects read or write through: the
 // front end's client address (REMOTE_ADDR/PORT, HTTPS) as the socket's peer, and (net.Socket only) one write per
-// response. Both rely on private net.Socket fields, pinned in test/unit/worker/node-internals.test.ts, which a
-// HandleSocket (handle-socket.ts) has too.
+// response. Both rely on private net.Socket fields, probed by src/node-internals.ts (which decides the fallbacks) and
+// pinned in test/unit/worker/node-internals.test.ts, which a HandleSocket (handle-socket.ts) has too.
 
 import { Socket as NetSocket, type Socket } from 'node:net';
+import { netSocketInternals } from '../../node-internals.js';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 import { isHttps } from './request-headers.js';
 
 type WritevChunks = Array<{ chunk: string | Buffer; encoding: BufferEncoding }>;
@@ -11,11 +13,12 @@ type WritevSocket = Socket & {
   _writev(chunks: WritevChunks, cb: (err?: Error | null) => void): void;
   _write(chunk: string | Buffer, encoding: BufferEncoding, cb: (err?: Error | null) => void): void;
 };
-const netWritev = (NetSocket.prototype as unknown as WritevSocket)._writev;
+const { writev } = netSocketInternals();
+const netWritev = writev as WritevSocket['_writev'] | null;
 
-/** Makes the socket send a lone non-empty chunk of a flush as a plain write. */
+/** Makes the socket send a lone non-empty chunk of a flush as a plain write (when net.Socket has _writev/_write). */
 export function writeInOne(socket: Socket): void {
-  (socket as WritevSocket)._writev = writevSkippingEmpty;
+  if (netWritev !== null) (socket as WritevSocket)._writev = writevSkippingEmpty;
 }
 
 /**
@@ -26,14 +29,14 @@ function writevSkippingEmpty(this: WritevSocket, chunks: WritevChunks, cb: (err?
   let only = -1;
   for (let i = 0; i < chunks.length; i++) {
     if (chunks[i]!.chunk.length === 0) continue;
-    if (only !== -1) return netWritev.call(this, chunks, cb);
+    if (only !== -1) return netWritev!.call(this, chunks, cb);
     only = i;
   }
-  if (only === -1) return netWritev.call(this, chunks, cb);
+  if (only === -1) return netWritev!.call(this, chunks, cb);
   this._write(chunks[only]!.chunk, chunks[only]!.encoding, cb);
 }
 
-export function describePeer(socket: Socket, params: Record<string, string>): void {
+export function describePeer(socket: ConnectionSocket, params: Record<string, string>): void {
   const addr = params.REMOTE_ADDR;
   const port = params.REMOTE_PORT;
   if (addr || port) {
@@ -47,7 +50,7 @@ export function describePeer(socket: Socket, params: Record<string, string>): vo
       port: port ? Number(port) : real?.port,
     };
   }
-  if (isHttps(params)) (socket as Socket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
+  if (isHttps(params)) (socket as ConnectionSocket & { encrypted: boolean }).encrypted = true; // what a TLSSocket says
 }
 
 interface PeerName {
@@ -55,4 +58,4 @@ interface PeerName {
   family?: string;
   port?: number;
 }
-type PeerCache = Socket & { _peername?: PeerName; _getpeername(): PeerName };
+type PeerCache = ConnectionSocket & { _peername?: PeerName; _getpeername(): PeerName };

@@ -1,16 +1,16 @@
+// connection/ owns one request's life on a socket: parser ↔ app exchange ↔ response, deadlines, draining, counters.
 // One SCGI connection in the worker: socket ↔ RequestParser ↔ adapter exchange, as a state machine.
 // Owns its deadlines (header phase, body idle, drain), error answers, FIN then drain so the kernel never RSTs a
 // response (cases 24-25), and RST when a response cannot be completed (case 33). Not here: the set of
 // connections, the sweep timer and the counters (serve.ts), req/res or Request/Response (the adapters).
 
-import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { RequestParser, type ParserSink, type ParserWarning, type RequestHead } from '../../protocol/request-parser.js';
 import { errorResponse } from '../../protocol/response-writer.js';
-import type { HandleStreamOwner } from '../transport/handle-stream.js';
-import type { Exchange, ExchangeHost } from './exchange.js';
-import type { ServeOptions } from './serve.js';
+import type { ConnectionSocket, SocketOwner } from '../transport/connection-socket.js';
+import type { ProtocolLimits, ProtocolTimeouts } from '../../protocol/limits.js';
+import type { Exchange, ExchangeHost, StartExchange } from './exchange.js';
 import { hexEscape, type WarnLimiter } from './warn-limiter.js';
 
 /**
@@ -19,6 +19,14 @@ import { hexEscape, type WarnLimiter } from './warn-limiter.js';
  * is done or an error was answered, FIN sent, reading what is left (capped) → closed.
  */
 export type ConnectionState = 'head' | 'body' | 'app' | 'draining' | 'closed';
+
+/** What every connection of a worker is served with (main.ts builds it once; serve.ts ConnectionSet holds it). */
+export interface ServeOptions {
+  startExchange: StartExchange;
+  limits: ProtocolLimits;
+  timeouts: ProtocolTimeouts;
+  log: Logger;
+}
 
 /** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
 export interface ConnectionOwner {
@@ -30,7 +38,7 @@ export interface ConnectionOwner {
   closed(c: Connection): void;
 }
 
-export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
+export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   state: ConnectionState = 'head';
   /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
   deadline: number;
@@ -50,7 +58,7 @@ export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
 
   constructor(
     private readonly set: ConnectionOwner,
-    readonly socket: Socket,
+    readonly socket: ConnectionSocket,
   ) {
     this.log = set.options.log;
     this.parser = new RequestParser(this, set.options.limits);
@@ -102,7 +110,7 @@ export class Connection implements ParserSink, ExchangeHost, HandleStreamOwner {
         if ((this.state as ConnectionState) === 'head' || (this.state as ConnectionState) === 'body') this.destroy();
         return;
       case 'app':
-        // No front end half-closes (SCGI.md §4.1): EOF before our response means it went away. Abort like
+        // No front end half-closes (docs/protocol.md case 27): EOF before our response means it went away. Abort like
         // node:http does when a client disconnects mid-request.
         this.destroy();
         return;

@@ -2,9 +2,9 @@
 // (node-http-adapter.ts, fetch-adapter.ts), which turn one request into req/res or Request/Response.
 // Types only: serve.ts implements ExchangeHost, the adapters implement Exchange.
 
-import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { RequestHead } from '../../protocol/request-parser.js';
+import type { ConnectionSocket } from '../transport/connection-socket.js';
 
 /** One request in an adapter, as the connection drives it. */
 export interface Exchange {
@@ -28,7 +28,8 @@ export interface Exchange {
 
 /** What an adapter may ask of its connection. */
 export interface ExchangeHost {
-  readonly socket: Socket;
+  /** A HandleSocket or a net.Socket (transport/connection-socket.ts); node:http's req.socket and res.socket. */
+  readonly socket: ConnectionSocket;
   readonly log: Logger;
   /** Called once when the response is complete (FIN + drain) or incomplete (declared length not reached: RST). */
   responseFinished(complete: boolean): void;

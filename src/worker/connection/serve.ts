@@ -4,21 +4,11 @@
 // (protocol/), req/res or Request/Response (the adapters), listening and lifecycle (main.ts).
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../../log.js';
-import type { ProtocolLimits, ProtocolTimeouts } from '../../protocol/limits.js';
-import { Connection, type ConnectionOwner } from './connection.js';
+import { Connection, type ConnectionOwner, type ServeOptions } from './connection.js';
 import { HandleSocket } from '../transport/handle-socket.js';
 import { listenToNetSocket } from '../transport/net-socket-events.js';
-import type { StreamHandle } from '../transport/stream-bindings.js';
-import type { StartExchange } from './exchange.js';
+import type { StreamHandle } from '../../node-internals.js';
 import { WarnLimiter } from './warn-limiter.js';
-
-export interface ServeOptions {
-  startExchange: StartExchange;
-  limits: ProtocolLimits;
-  timeouts: ProtocolTimeouts;
-  log: Logger;
-}
 
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
 export class ConnectionSet implements ConnectionOwner {
@@ -46,7 +36,7 @@ export class ConnectionSet implements ConnectionOwner {
     this.sweepTimer.unref();
   }
 
-  /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: stream-bindings.ts). */
+  /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: node-internals.ts chooseIoPath). */
   readonly accept = (socket: Socket): void => {
     const c = new Connection(this, socket);
     listenToNetSocket(socket, c);
@@ -57,8 +47,7 @@ export class ConnectionSet implements ConnectionOwner {
   /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
   readonly acceptHandle = (handle: StreamHandle): void => {
     const socket = new HandleSocket(handle);
-    // The app sees it where node:http puts a net.Socket (req.socket); it carries the part of that API in use.
-    const c = new Connection(this, socket as unknown as Socket);
+    const c = new Connection(this, socket);
     c.index = this.list.length;
     this.list.push(c);
     socket.start(c);

@@ -3,6 +3,7 @@
 // frameworks reach for: the peer's and our addresses, setTimeout/'timeout', setNoDelay, setKeepAlive, ref/unref,
 // readyState, and node:http's own fields on a socket. Not a net.Socket instance and not a stream to pipe from.
 
+import type { ConnectionSocket } from './connection-socket.js';
 import { HandleStream } from './handle-stream.js';
 
 interface PeerName {
@@ -11,7 +12,7 @@ interface PeerName {
   port?: number;
 }
 
-export class HandleSocket extends HandleStream {
+export class HandleSocket extends HandleStream implements ConnectionSocket {
   /** Set by ServerResponse while it owns the socket (node:http's field). */
   _httpMessage: unknown = null;
   /** net.Socket's cached getpeername(), filled in advance by describePeer with the front end's client. */

@@ -6,14 +6,9 @@
 // bytes mean (connection.ts), accepting (stream-bindings.ts, main.ts).
 
 import { EventEmitter } from 'node:events';
-import { errnoError, isNotConnected, UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from './stream-bindings.js';
-
-export interface HandleStreamOwner {
-  data(chunk: Buffer): void;
-  peerEnded(): void;
-  socketError(err: Error): void;
-  socketClosed(): void;
-}
+import type { SocketOwner } from './connection-socket.js';
+import { UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from '../../node-internals.js';
+import { errnoError, isNotConnected } from './stream-bindings.js';
 
 type Callback = (err?: Error | null) => void;
 type Chunk = string | Uint8Array;
@@ -49,7 +44,7 @@ export class HandleStream extends EventEmitter {
   writableFinished = false;
   bytesRead = 0;
   bytesWritten = 0;
-  private owner: HandleStreamOwner | null = null;
+  private owner: SocketOwner | null = null;
   protected handle: OwnedHandle | null;
   private paused = false;
   /** Bytes handed to libuv that it has not written yet. */
@@ -61,7 +56,7 @@ export class HandleStream extends EventEmitter {
   /** The idle timer of setTimeout() (handle-socket.ts): refreshed by reads and writes, cleared on destroy. */
   protected timer: NodeJS.Timeout | null = null;
 
-  /** Set once, before the first socket, by the worker that found the bindings usable (stream-bindings.ts). */
+  /** Set once, before the first socket, by the worker that found the bindings usable (node-internals.ts chooseIoPath). */
   static use(loaded: StreamBindings): void {
     bindings = loaded;
   }
@@ -73,7 +68,7 @@ export class HandleStream extends EventEmitter {
   }
 
   /** Starts reading into `owner`; nothing is read before (the owner is set first). */
-  start(owner: HandleStreamOwner): void {
+  start(owner: SocketOwner): void {
     this.owner = owner;
     const handle = this.handle!;
     handle.onread = onHandleRead;

@@ -1,16 +1,16 @@
 // The fallback path (stream-bindings.ts could not be used): an accepted net.Socket's events, wired to the
-// connection that owns it. On the default path a HandleStream calls the same HandleStreamOwner methods directly.
+// connection that owns it. On the default path a HandleStream calls the same SocketOwner methods (connection-socket.ts) directly.
 // Not here: what the connection does with them (connection.ts).
 
 import type { Socket } from 'node:net';
 import { relaySocketTimeout } from './handle-socket.js';
-import type { HandleStreamOwner } from './handle-stream.js';
+import type { SocketOwner } from './connection-socket.js';
 
 const kOwner = Symbol('scgi-supervise.connection');
-type TaggedSocket = Socket & { [kOwner]: HandleStreamOwner | null };
+type TaggedSocket = Socket & { [kOwner]: SocketOwner | null };
 
 /** Routes the socket's data, end, error, close and timeout events to `owner`. */
-export function listenToNetSocket(socket: Socket, owner: HandleStreamOwner): void {
+export function listenToNetSocket(socket: Socket, owner: SocketOwner): void {
   (socket as TaggedSocket)[kOwner] = owner;
   socket.on('data', onSocketData);
   socket.on('end', onSocketEnd);

@@ -1,6 +1,6 @@
 // Runs the real Debian Apache httpd in the foreground (-DFOREGROUND) in front of SCGI backends: a minimal conf with
 // mpm_event, authz_core, proxy and proxy_scgi loaded by path, User/Group www-data, and PidFile/ErrorLog/Mutex/
-// DefaultRuntimeDir under the temp dir; one VirtualHost per transport, each `ProxyPass "/"` (SCGI.md §2.3, §3).
+// DefaultRuntimeDir under the temp dir; one VirtualHost per transport, each `ProxyPass "/"` (docs/protocol.md "Front ends, in brief").
 
 import { mkdir } from 'node:fs/promises';
 import { runFrontEnd, isRoot, RUN_AS, type Backends, type FrontEnd, type FrontEndOptions, type Transport } from './front-end.js';
@@ -33,7 +33,7 @@ Listen 127.0.0.1:${port}
   const vhosts: string[] = [];
   if (ports.tcp !== undefined && backends.tcp) vhosts.push(vhost(ports.tcp, `scgi://${backends.tcp.host}:${backends.tcp.port}/`));
   if (ports.tcp6 !== undefined && backends.tcp6) vhosts.push(vhost(ports.tcp6, `scgi://[${backends.tcp6.host}]:${backends.tcp6.port}/`));
-  // The unix:…|scgi:// form (SCGI.md §3); "localhost" is only a placeholder for the URL parser.
+  // The unix:…|scgi:// form (docs/protocol.md "Front ends, in brief"); "localhost" is only a placeholder for the URL parser.
   if (ports.unix !== undefined && backends.unix) vhosts.push(vhost(ports.unix, `unix:${backends.unix}|scgi://localhost/`));
   return `# rendered by test/helpers/frontends/apache.ts
 ServerRoot "${dir}"

@@ -1,5 +1,5 @@
 // Runs the real Debian lighttpd in the foreground (-D) in front of SCGI backends: mod_scgi with
-// "check-local" => "disable" (else lighttpd 404s paths that are not files, SCGI.md 2.2), as www-data when we are
+// "check-local" => "disable" (else lighttpd 404s paths that are not files, docs/protocol.md "Front ends, in brief"), as www-data when we are
 // root, one listening port per transport ($SERVER["socket"] overrides scgi.server for the Unix-socket port).
 
 import { chown, mkdir, writeFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // Runs the real Debian nginx in the foreground in front of SCGI backends: master + 1 worker (as www-data when we
 // are root, so Unix socket permissions are exercised), pid, error log and every *_temp_path inside the temp dir.
-// One `server` per transport, both serving `/`. Config follows SCGI.md §3 ("Configs that worked").
+// One `server` per transport, both serving `/`. Config follows the front-end notes of docs/protocol.md.
 
 import { runFrontEnd, isRoot, RUN_AS, type Backends, type FrontEnd, type FrontEndOptions, type Transport } from './front-end.js';
 
@@ -29,10 +29,10 @@ export function nginxConf(dir: string, ports: Partial<Record<Transport, number>>
     server {
         listen 127.0.0.1:${port};
         location / {
-            include /etc/nginx/scgi_params;  # without it: no SCGI, REQUEST_METHOD, REQUEST_URI (SCGI.md 4.1)
+            include /etc/nginx/scgi_params;  # without it: no SCGI, REQUEST_METHOD, REQUEST_URI (docs/protocol.md "Front ends, in brief")
             scgi_pass ${pass};
         }
-        location /nobuf/ {                   # streaming variant of SCGI.md §3 (nginx < 1.29.6 CONTENT_LENGTH bug)
+        location /nobuf/ {                   # streaming variant (nginx < 1.29.6 CONTENT_LENGTH bug)
             include /etc/nginx/scgi_params;
             scgi_request_buffering off;
             scgi_buffering off;

@@ -1,4 +1,4 @@
-// request-encoder: bytes as nginx builds them, checked against the captured layout (SCGI.md §4.1) and round-tripped
+// request-encoder: bytes as nginx builds them, checked against the captured layout (docs/protocol.md "Front ends, in brief") and round-tripped
 // through RequestParser.
 
 import { test } from 'node:test';

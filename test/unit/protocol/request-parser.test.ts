@@ -1,6 +1,6 @@
 // RequestParser against the fixture pairs test/fixtures/scgi/{valid,invalid}/NNN-name.{scgi,json} (written by
 // test/fixtures/scgi/generate.mjs). Each fixture is fed whole, byte by byte, split at every offset into two, and
-// in three random splits; the outcome must be identical and match the .json (SCGI.md §5 cases 1-27).
+// in three random splits; the outcome must be identical and match the .json (docs/protocol.md cases 1-27).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +64,7 @@ function checkSplits(f: Fixture, reference: Outcome): void {
 const valid = load('valid');
 const invalid = load('invalid');
 
-test('fixtures exist for every request-side case of SCGI.md §5 (1-27)', () => {
+test('fixtures exist for every request-side case of docs/protocol.md (cases 1-27)', () => {
   const covered = new Set([...valid, ...invalid].flatMap((f) => f.json.cases));
   const missing = [];
   for (let c = 1; c <= 27; c++) if (!covered.has(c)) missing.push(c);

@@ -1,4 +1,4 @@
-// parseResponseHead: CGI heads as nginx and lighttpd read them (SCGI.md §2.1, §2.2, §4.2), incrementally.
+// parseResponseHead: CGI heads as nginx and lighttpd read them (docs/protocol.md "Front ends, in brief"), incrementally.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

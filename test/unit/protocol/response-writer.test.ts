@@ -1,4 +1,4 @@
-// response-writer: the rules of SCGI.md §5 D (cases 28-35) that a head formatter can own. Every head produced here is
+// response-writer: the rules of docs/protocol.md D (cases 28-35) that a head formatter can own. Every head produced here is
 // read back with parseResponseHead (what nginx/lighttpd would see) as well as checked textually.
 
 import { test } from 'node:test';

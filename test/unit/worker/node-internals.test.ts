@@ -1,10 +1,21 @@
-// Pins the private node:http fields worker/adapters/node-http-adapter.ts relies on (LIBRARIES.md §7: approach C uses
-// private API). If a Node major renames one, this fails first, with the name, instead of a mysterious hang.
+// Pins every private Node API the product uses: the node:http fields worker/adapters/ relies on (LIBRARIES.md §7:
+// approach C uses private API), net.Socket's, the libuv stream bindings worker/transport/ serves on, and
+// net._createServerHandle (master/listener.ts), each as src/node-internals.ts probes it. If a Node major renames
+// one, this fails first, with the name, instead of a mysterious hang.
 import assert from 'node:assert/strict';
 import { IncomingMessage, OutgoingMessage, ServerResponse } from 'node:http';
 import { createServer, Socket } from 'node:net';
 import { test } from 'node:test';
-import { acceptHandles, loadStreamBindings } from '../../../src/worker/transport/stream-bindings.js';
+import {
+  chooseIoPath,
+  createServerHandle,
+  httpInternals,
+  loadStreamBindings,
+  netSocketInternals,
+  STREAM_METHODS,
+  TCP_METHODS,
+} from '../../../src/node-internals.js';
+import { acceptHandles } from '../../../src/worker/transport/stream-bindings.js';
 
 test('OutgoingMessage keeps kOutHeaders and kNeedDrain as own symbols and has _storeHeader/_send', () => {
   const out = new OutgoingMessage();
@@ -108,5 +119,64 @@ test("a listening net.Server's handle takes an onconnection callback (acceptHand
     assert.equal(acceptHandles(server, () => undefined, () => undefined), true);
   } finally {
     server.close();
+  }
+});
+
+test('node-internals.ts httpInternals: finds the symbols and methods, and nothing the adapter relies on is missing', () => {
+  const http = httpInternals();
+  assert.deepEqual(http.missing, []);
+  assert.equal(http.kOutHeaders?.description, 'kOutHeaders');
+  assert.equal(http.kNeedDrain?.description, 'kNeedDrain');
+  assert.equal(http.kHeadersCount?.description, 'kHeadersCount');
+  const proto = OutgoingMessage.prototype as unknown as Record<string, unknown>;
+  for (const [name, method] of Object.entries(http.outgoing)) assert.equal(method, proto[name], name);
+  assert.ok(Object.getOwnPropertySymbols(new OutgoingMessage()).includes(http.kOutHeaders!), 'the same symbol node uses');
+  assert.equal(httpInternals(), http, 'probed once');
+});
+
+test('node-internals.ts netSocketInternals: _writev is found and the _peername cache works', () => {
+  const probed = netSocketInternals();
+  assert.equal(probed.writev, (Socket.prototype as unknown as Record<string, unknown>)._writev);
+  assert.equal(probed.peernameCache, true);
+  assert.deepEqual(probed.missing, []);
+});
+
+test('node-internals.ts chooseIoPath: handles on a listening server, net.Socket with the reason otherwise', async (t) => {
+  const server = createServer();
+  t.after(() => server.close());
+  const before = chooseIoPath(server);
+  assert.deepEqual(before, { kind: 'net-socket', reason: 'the server has no handle to take over' });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const path = chooseIoPath(server);
+  assert.equal(path.kind, 'handles', path.kind === 'net-socket' ? path.reason : '');
+  assert.equal(path.kind === 'handles' && path.listening, (server as unknown as { _handle: unknown })._handle);
+  const saved = process.env.SCGI_SUPERVISE_NET_SOCKETS;
+  process.env.SCGI_SUPERVISE_NET_SOCKETS = '1';
+  try {
+    assert.deepEqual(chooseIoPath(server), { kind: 'net-socket', reason: 'SCGI_SUPERVISE_NET_SOCKETS=1' });
+  } finally {
+    if (saved === undefined) delete process.env.SCGI_SUPERVISE_NET_SOCKETS;
+    else process.env.SCGI_SUPERVISE_NET_SOCKETS = saved;
+  }
+});
+
+test('node-internals.ts probes the same handle methods this file pins', () => {
+  assert.deepEqual([...STREAM_METHODS].sort(), ['close', 'readStart', 'readStop', 'ref', 'shutdown', 'unref', 'writeBuffer', 'writeLatin1String', 'writeUtf8String', 'writev']);
+  assert.deepEqual([...TCP_METHODS].sort(), ['getpeername', 'getsockname', 'reset', 'setKeepAlive', 'setNoDelay']);
+});
+
+test('node-internals.ts createServerHandle: net._createServerHandle binds a TCP handle with an fd (master/listener.ts)', () => {
+  assert.notEqual(createServerHandle, null, 'net._createServerHandle is missing');
+  const handle = createServerHandle!('127.0.0.1', 0, 4, undefined, 0);
+  assert.equal(typeof handle, 'object', `bind failed: ${String(handle)}`);
+  const h = handle as Exclude<typeof handle, number>;
+  try {
+    assert.equal(typeof h.fd, 'number');
+    assert.ok(h.fd >= 0);
+    const out: { port?: number } = {};
+    assert.equal(h.getsockname?.(out), 0);
+    assert.ok((out.port ?? 0) > 0, 'bound to a port');
+  } finally {
+    h.close();
   }
 });

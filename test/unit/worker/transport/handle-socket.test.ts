@@ -8,14 +8,16 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { HandleSocket } from '../../../../src/worker/transport/handle-socket.js';
-import { HandleStream, type HandleStreamOwner } from '../../../../src/worker/transport/handle-stream.js';
-import { acceptHandles, loadStreamBindings, type StreamHandle } from '../../../../src/worker/transport/stream-bindings.js';
+import type { SocketOwner } from '../../../../src/worker/transport/connection-socket.js';
+import { HandleStream } from '../../../../src/worker/transport/handle-stream.js';
+import { acceptHandles } from '../../../../src/worker/transport/stream-bindings.js';
+import { loadStreamBindings, type StreamHandle } from '../../../../src/node-internals.js';
 
 const loaded = loadStreamBindings();
 if (typeof loaded === 'string') throw new Error(`stream bindings unusable here: ${loaded}`);
 HandleStream.use(loaded);
 
-class RecordingOwner implements HandleStreamOwner {
+class RecordingOwner implements SocketOwner {
   readonly events: string[] = [];
   readonly chunks: Buffer[] = [];
   private waiters: Array<() => void> = [];
