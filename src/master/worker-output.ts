@@ -1,6 +1,6 @@
 // What the workers print, as the master prints it: each worker's stdout, stderr and log pipe is read (never
 // blocking the master), cut into lines (line-splitter.ts) and written whole to the master's own stdout or stderr,
-// so two workers' lines never mix. With --log-format json an app line becomes one record (`worker`, `pid`,
+// (gathered per turn of the event loop), so two workers' lines never mix. With --log-format json an app line becomes one record (`worker`, `pid`,
 // `stream`); with text it gets a `worker 2[4711]| ` prefix. The worker's own log records (its logger writes them
 // on their own pipe, worker/messages.ts LOG_FD) pass through as they are. Not the spawning (spawn-worker.ts).
 
@@ -36,8 +36,13 @@ const LEVEL: Record<'stdout' | 'stderr', number> = { stdout: 30, stderr: 40 };
 export class WorkerOutput {
   private readonly sources = new Set<Readable>();
   private blocked = false;
+  private readonly stdout: Batch;
+  private readonly stderr: Batch;
 
-  constructor(private readonly o: WorkerOutputOptions) {}
+  constructor(private readonly o: WorkerOutputOptions) {
+    this.stdout = new Batch(o.stdout, (sink) => this.block(sink));
+    this.stderr = new Batch(o.stderr, (sink) => this.block(sink));
+  }
 
   /** Starts reading one worker's pipes; each ends (and is forgotten) when the worker and its children close it. */
   attach(workerId: number, pid: number, streams: WorkerStreams): void {
@@ -45,29 +50,15 @@ export class WorkerOutput {
   }
 
   private read(workerId: number, pid: number, name: StreamName, stream: Readable): void {
-    const sink = name === 'stdout' ? this.o.stdout : this.o.stderr;
+    const out = name === 'stdout' ? this.stdout : this.stderr;
     const format = this.formatter(workerId, pid, name);
-    let batch = '';
-    const splitter = new LineSplitter((line, part, more) => {
-      batch += format(line, part, more);
-    }, this.o.maxLineBytes ?? MAX_LINE_BYTES);
-    // One write per chunk read (all its whole lines): fewer syscalls than a write per line, same atomicity.
-    const flush = () => {
-      if (batch === '') return;
-      const text = batch;
-      batch = '';
-      if (!sink.write(text)) this.block(sink);
-    };
+    const splitter = new LineSplitter((line, part, more) => out.add(format(line, part, more)), this.o.maxLineBytes ?? MAX_LINE_BYTES);
     this.sources.add(stream);
     if (this.blocked) stream.pause();
-    stream.on('data', (chunk: Buffer) => {
-      splitter.push(chunk);
-      flush();
-    });
+    stream.on('data', (chunk: Buffer) => splitter.push(chunk));
     const done = () => {
       if (!this.sources.delete(stream)) return;
       splitter.end();
-      flush();
     };
     stream.on('end', done);
     stream.on('close', done);
@@ -97,4 +88,38 @@ export class WorkerOutput {
     return (line, part, more) =>
       `${head}${Date.now()}${tail}${part === 0 ? '' : `,"part":${part},"more":${more}`},"msg":${JSON.stringify(line)}}\n`;
   }
+}
+
+/** Bytes of whole lines gathered before a write even inside one turn of the event loop. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * The lines of every worker bound for one sink, written once per turn of the event loop (setImmediate): under load
+ * one write carries many lines, instead of one write per line read. Only whole lines are ever added.
+ */
+class Batch {
+  private text = '';
+  private scheduled = false;
+
+  constructor(
+    private readonly sink: LineSink,
+    private readonly full: (sink: LineSink) => void,
+  ) {}
+
+  add(line: string): void {
+    this.text += line;
+    if (this.text.length >= BATCH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.text === '') return;
+    const text = this.text;
+    this.text = '';
+    if (!this.sink.write(text)) this.full(this.sink);
+  };
 }
