@@ -153,3 +153,19 @@ test('a worker whose master was SIGKILLed finishes its request; EPIPE on its std
   // 5 = EXIT_MASTER_GONE (worker/exit-codes.ts); 1 would be the crash of an uncaught EPIPE.
   assert.equal(readFileSync(file, 'utf8'), '5');
 });
+
+test('json: a start that fails (the app throws while loading) prints JSON lines only, the fatal error included', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { CLI, APPS, ROOT } = await import('../helpers/paths.js');
+  const { freePort } = await import('../helpers/frontends/process-utils.js');
+  const port = await freePort();
+  const r = spawnSync(process.execPath, [CLI, 'start', join(APPS, 'throws-at-load.cjs'), '-w', '1', '-l', `127.0.0.1:${port}`, '--log-format', 'json'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stdout, '');
+  const recs = records(r.stderr, 'stderr');
+  assert.ok(recs.some((rec) => rec.name === 'master' && rec.code === 'ERR_APP_LOAD_FAILED' && rec.level === 60), r.stderr);
+});

@@ -17,7 +17,7 @@ import { installSignalHandlers, type SignalEvent } from '../../master/signals.js
 import { createSpawnWorker, hasSetpriv, lookupAccount } from '../../master/spawn-worker.js';
 import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
-import { EXIT_FAILURE, EXIT_USAGE, printError } from '../format.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
 type StartArgs = ConfigInput;
 
@@ -101,6 +101,9 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   const stdout = lineSink(process.stdout);
   const stderr = lineSink(process.stderr);
   const log = createLogger({ name: 'master', level: config.logLevel, format: config.logFormat, write: (line) => stderr.write(line) });
+  // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
+  const fail = (err: unknown): void =>
+    config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
   const spawnWorker = createSpawnWorker({
     identity,
     chdir: config.chdir,
@@ -113,7 +116,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   try {
     listener = await openListener(config);
   } catch (err) {
-    printError(err);
+    fail(err);
     return EXIT_FAILURE;
   }
 
@@ -123,7 +126,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     await control.listen();
   } catch (err) {
     listener.close();
-    printError(err);
+    fail(err);
     return EXIT_FAILURE;
   }
   master.start().then(
@@ -131,7 +134,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     (err: unknown) => {
       // A stop during start is not an error; an app that cannot load is (its stack was logged by the master).
       if (err instanceof SupervisorError && err.code === 'ERR_STOPPING') return;
-      printError(err);
+      fail(err);
     },
   );
 
