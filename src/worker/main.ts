@@ -284,5 +284,9 @@ function assertNever(state: never): never {
 }
 
 const options = readOptions();
-const log = createLogger({ name: `worker ${options.workerId}`, level: options.logLevel, format: options.logFormat });
+// After the master is gone, the pipes it read answer EPIPE (node ignores SIGPIPE): the app's writes to
+// process.stdout/stderr emit 'error', which must not become an uncaught exception in a worker finishing its
+// requests. The logger's own writes (log.ts, pino's destination) already drop EPIPE.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const log = createLogger({ name: `worker ${options.workerId}`, level: options.logLevel, format: options.logFormat, fd: options.logFd });
 new WorkerProcess(options, log).start();

@@ -152,6 +152,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',
     logFormat: 'text',
+    user: null,
+    group: null,
+    chdir: null,
+    env: {},
+    nodeArgs: null,
     ...overrides,
   };
 }
