@@ -35,6 +35,7 @@ const LEVEL: Record<'stdout' | 'stderr', number> = { stdout: 30, stderr: 40 };
 
 export class WorkerOutput {
   private readonly sources = new Set<Readable>();
+  private readonly idleWaiters = new Set<() => void>();
   private blocked = false;
   private readonly stdout: Batch;
   private readonly stderr: Batch;
@@ -59,11 +60,38 @@ export class WorkerOutput {
     const done = () => {
       if (!this.sources.delete(stream)) return;
       splitter.end();
+      if (this.sources.size === 0) setImmediate(this.wakeIdle); // after the batches' own flush (FIFO)
     };
     stream.on('end', done);
     stream.on('close', done);
     stream.on('error', () => undefined); // ECONNRESET from a killed worker: 'close' follows
   }
+
+  /**
+   * Resolves once every pipe attached so far has ended and its last lines were handed to the sinks, or after
+   * `timeoutMs` (a grandchild of the app may hold a pipe open). start.ts waits for it before the master exits, so
+   * the workers' last lines are not lost to the exit.
+   */
+  closed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sources.size === 0) return setImmediate(resolve);
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve();
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.add(done);
+    });
+  }
+
+  private readonly wakeIdle = (): void => {
+    if (this.sources.size > 0) return;
+    for (const w of this.idleWaiters) w();
+    this.idleWaiters.clear();
+  };
 
   /** The destination is full: stop reading every worker (their pipes fill and their writes wait) until it drains. */
   private block(sink: LineSink): void {

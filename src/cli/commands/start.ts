@@ -104,13 +104,8 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
   const fail = (err: unknown): void =>
     config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
-  const spawnWorker = createSpawnWorker({
-    identity,
-    chdir: config.chdir,
-    env: config.env,
-    nodeArgs: config.nodeArgs,
-    output: new WorkerOutput({ format: config.logFormat, stdout, stderr }),
-  });
+  const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
+  const spawnWorker = createSpawnWorker({ identity, chdir: config.chdir, env: config.env, nodeArgs: config.nodeArgs, output });
 
   let listener: Listener;
   try {
@@ -142,6 +137,8 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 
   const code = await master.done;
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
+  // The workers have exited; what they wrote last may still be in their pipes.
+  await output.closed(OUTPUT_CLOSE_WAIT_MS);
   return code;
 }
 
@@ -158,6 +155,7 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
 }
 
 const FLUSH_AT_EXIT_MS = 2000;
+const OUTPUT_CLOSE_WAIT_MS = 1000;
 
 function lineSink(stream: NodeJS.WriteStream): LineSink {
   // EPIPE (a closed reader: `| head`, a stopped collector) must not kill the master; what it prints is lost then.
