@@ -56,7 +56,20 @@ export class WorkerOutput {
     const splitter = new LineSplitter((line, part, more) => out.add(format(line, part, more)), this.o.maxLineBytes ?? MAX_LINE_BYTES);
     this.sources.add(stream);
     if (this.blocked) stream.pause();
-    stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+    // After a read, the pipe rests a moment: what the worker writes meanwhile is read in one go, so a busy app
+    // costs the master one wakeup and one read per REST_MS per worker instead of one per line.
+    let resting = false;
+    const wake = () => {
+      resting = false;
+      if (!this.blocked) stream.resume();
+    };
+    stream.on('data', (chunk: Buffer) => {
+      splitter.push(chunk);
+      if (resting || REST_MS <= 0) return;
+      resting = true;
+      stream.pause();
+      setTimeout(wake, REST_MS);
+    });
     const done = () => {
       if (!this.sources.delete(stream)) return;
       splitter.end();
@@ -100,7 +113,7 @@ export class WorkerOutput {
     for (const s of this.sources) s.pause();
     sink.onceDrain(() => {
       this.blocked = false;
-      for (const s of this.sources) s.resume();
+      for (const s of this.sources) s.resume(); // a resting pipe reads one turn early: harmless
     });
   }
 
@@ -117,6 +130,9 @@ export class WorkerOutput {
       `${head}${Date.now()}${tail}${part === 0 ? '' : `,"part":${part},"more":${more}`},"msg":${JSON.stringify(line)}}\n`;
   }
 }
+
+/** How long a worker's pipe rests after a read (a line printed is delayed by at most this). */
+const REST_MS = 5;
 
 /** Bytes of whole lines gathered before a write even inside one turn of the event loop. */
 const BATCH_BYTES = 256 * 1024;
