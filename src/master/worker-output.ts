@@ -19,6 +19,8 @@ export interface WorkerOutputOptions {
   stdout: LineSink;
   stderr: LineSink;
   maxLineBytes?: number;
+  /** How long a worker's pipe rests after a read; default REST_MS (unit tests pass 0). */
+  restMs?: number;
 }
 
 export interface WorkerStreams {
@@ -58,6 +60,7 @@ export class WorkerOutput {
     if (this.blocked) stream.pause();
     // After a read, the pipe rests a moment: what the worker writes meanwhile is read in one go, so a busy app
     // costs the master one wakeup and one read per REST_MS per worker instead of one per line.
+    const restMs = this.o.restMs ?? REST_MS;
     let resting = false;
     const wake = () => {
       resting = false;
@@ -65,10 +68,10 @@ export class WorkerOutput {
     };
     stream.on('data', (chunk: Buffer) => {
       splitter.push(chunk);
-      if (resting || REST_MS <= 0) return;
+      if (resting || restMs <= 0) return;
       resting = true;
       stream.pause();
-      setTimeout(wake, REST_MS);
+      setTimeout(wake, restMs);
     });
     const done = () => {
       if (!this.sources.delete(stream)) return;
