@@ -14,8 +14,8 @@ import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { createSpawnWorker, hasSetpriv, lookupAccount } from '../../master/spawn-worker.js';
-import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN } from '../../master/spawn-worker.js';
+import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
@@ -92,6 +92,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
     identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
+    checkWorkerAccess(identity, { app: config.app, chdir: config.chdir, workerMain: WORKER_MAIN }, testAs);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
