@@ -153,3 +153,15 @@ test('--user: an app or chdir the user cannot reach is refused at start, naming 
   assert.equal(noChdir.status, 64, noChdir.stderr);
   assert.match(noChdir.stderr, /ERR_CONFIG_INVALID: /);
 });
+
+test('root master, --group alone: workers keep uid 0, take the gid, and have no supplementary groups', async (t) => {
+  if (!requireRoot(t)) return;
+  const gid = Number(sh('getent', ['group', 'www-data']).split(':')[2]);
+  const dir = await mkdtemp(join(tmpdir(), 'scgi-identity-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const sup = await startSupervisor({ app: APP, workers: 1, listen: `unix:${join(dir, 'scgi.sock')}`, args: ['--group', 'www-data'], t });
+  const s = procStatus(sup.workerPids()[0]!);
+  assert.deepEqual(s.uids, [0, 0, 0, 0]);
+  assert.deepEqual(s.gids, [gid, gid, gid, gid]);
+  assert.deepEqual(s.groups, []);
+});
