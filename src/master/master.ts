@@ -16,7 +16,8 @@ import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type ReloadResult, type ScaleResult, type SlotRecord, type StatsSnapshot, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type SlotRecord, type UsageSampler } from './stats.js';
+import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 
 export type MasterLog = TableLog;
 
