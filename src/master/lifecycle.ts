@@ -8,7 +8,9 @@ import type { Clock } from './clock.js';
 import { Deferred } from './deferred.js';
 import { stoppingError } from './failures.js';
 import type { Phase } from './pool.js';
-import { seconds, type ReloadResult, type ScaleResult } from './stats.js';
+import { MAX_WORKERS } from '../stats-contract.js';
+import { seconds } from './stats.js';
+import type { ReloadResult, ScaleResult } from '../stats-contract.js';
 import type { WorkerHandle } from './worker-handle.js';
 import type { TableLog, WorkerTable } from './worker-table.js';
 
@@ -29,7 +31,6 @@ export interface LifecycleOptions {
   listener: { readonly address: string; close(): void };
 }
 
-export const MAX_WORKERS = 1024;
 
 export class Lifecycle {
   phase: LifecyclePhase = 'idle';

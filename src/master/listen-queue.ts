@@ -13,13 +13,9 @@
 
 import { execFile } from 'node:child_process';
 import { open, readFile, readlink } from 'node:fs/promises';
+import type { ListenQueue } from '../stats-contract.js';
 
-export interface ListenQueue {
-  /** Connections the kernel has completed and no worker has accepted yet. */
-  depth: number;
-  /** How many it holds before new connections are refused (Unix) or their SYNs dropped (TCP). */
-  limit: number;
-}
+export type { ListenQueue };
 
 export type ListenQueueReader = () => Promise<ListenQueue | null>;
 

@@ -16,10 +16,11 @@ import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type ReloadResult, type ScaleResult, type SlotRecord, type StatsSnapshot, type Usage, type UsageSampler } from './stats.js';
-import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
-import { addCounts, emptyCounts, formatMetrics, RECYCLE_LIMITS, RESTART_REASONS, WORKER_STATES, type MetricsInput } from './metrics-text.js';
+import { sampleUsage, seconds, withUsage, workerRows, type SlotRecord, type Usage, type UsageSampler } from './stats.js';
+import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 import type { RequestCounts } from '../worker/messages.js';
+import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
+import { addCounts, emptyCounts, formatMetrics, WORKER_STATES, type MetricsInput } from './metrics-text.js';
 
 export type MasterLog = TableLog;
 

@@ -4,7 +4,7 @@
 
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED } from '../worker/exit-codes.js';
 import type { KillCause, WorkerState } from './worker-handle.js';
-import type { ExitReason } from './stats.js';
+import type { ExitReason } from '../stats-contract.js';
 
 export type Phase = 'starting' | 'running' | 'stopping';
 

@@ -1,43 +1,9 @@
 // The `stats` snapshot: counters the workers report in their periodic `stats` IPC messages (never one message per
-// request), plus cpu/memory sampled with pidusage only when someone asks. The types mirror control/target.ts
-// field for field (master/ may not import control/; the CLI's composition checks they still match).
+// request), plus cpu/memory sampled with pidusage. The JSON types are the shared contract, ../stats-contract.ts.
 
 import pidusage from 'pidusage';
+import type { WorkerStats } from '../stats-contract.js';
 import type { LastExit, WorkerHandle } from './worker-handle.js';
-import type { ListenQueue } from './listen-queue.js';
-
-export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped';
-export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
-
-export interface WorkerStats {
-  id: number;
-  pid: number | null;
-  state: WorkerStatsState;
-  generation: number;
-  uptime: number;
-  requests: number;
-  inflight: number;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
-  cpu: number | null;
-  memory: number | null;
-}
-
-export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number; listenQueue: ListenQueue | null };
-  workers: WorkerStats[];
-}
-
-export interface ReloadResult {
-  generation: number;
-  durationMs: number;
-  workers: number;
-}
-
-export interface ScaleResult {
-  from: number;
-  to: number;
-}
 
 export interface Usage {
   cpu: number;

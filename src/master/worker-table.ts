@@ -6,7 +6,8 @@ import type { Config } from '../config/config.js';
 import type { WorkerToMaster } from '../worker/messages.js';
 import type { Clock } from './clock.js';
 import type { SpawnWorker } from './spawn-worker.js';
-import type { ExitReason, SlotRecord } from './stats.js';
+import type { SlotRecord } from './stats.js';
+import type { ExitReason } from '../stats-contract.js';
 import { WorkerHandle, type KillCause } from './worker-handle.js';
 
 export interface TableLog {

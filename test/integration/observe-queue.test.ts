@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlRequest } from '../../src/control/client.js';
-import type { StatsSnapshot } from '../../src/control/target.js';
+import type { StatsSnapshot } from '../../src/stats-contract.js';
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { makeTempDir, removeDir } from '../helpers/frontends/process-utils.js';
 import { request } from '../helpers/scgi-raw.js';

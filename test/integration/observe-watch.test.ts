@@ -11,7 +11,7 @@ import { startSupervisor } from '../helpers/supervisor.js';
 import { makeTempDir, removeDir, signalPid, waitForExit } from '../helpers/frontends/process-utils.js';
 import { CLI } from '../helpers/paths.js';
 import { pollFor } from './control-helpers.js';
-import type { StatsSnapshot } from '../../src/control/target.js';
+import type { StatsSnapshot } from '../../src/stats-contract.js';
 
 async function watch(t: Pick<TestContext, 'after'>, control: string, extra: string[], until: (out: string) => boolean) {
   const child = spawn(process.execPath, [CLI, 'stats', '--control', control, '--watch', '0.2', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,7 +6,7 @@
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { ControlClient, controlRequest } from '../../control/client.js';
-import type { StatsSnapshot, WorkerStats } from '../../control/target.js';
+import type { StatsSnapshot, WorkerStats } from '../../stats-contract.js';
 import { controlPathFor, runVerb, withControlOptions, type ControlArgs } from '../control-options.js';
 import { ConfigError } from '../../errors.js';
 
