@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request as httpGet } from 'node:http';
+import { connect } from 'node:net';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSupervisor } from '../helpers/supervisor.js';
@@ -14,6 +16,7 @@ import { startNginx } from '../helpers/frontends/nginx.js';
 import { httpRequest } from '../helpers/frontends/http-client.js';
 import { freePort, makeTempDir, removeDir, signalPid, spawnCollecting, stopProcess } from '../helpers/frontends/process-utils.js';
 import { ROOT } from '../helpers/paths.js';
+import { request as scgiRequest } from '../helpers/scgi-raw.js';
 import { pollFor, runCli } from './control-helpers.js';
 
 const WORKERS = 2;
@@ -217,4 +220,42 @@ test('docs/prometheus: the scrape config, the two alerts and their rule tests pa
     const body = (await readFile(join(src, f), 'utf8')).trim();
     assert.ok(doc.includes(body), `docs/metrics.md does not show docs/prometheus/${f} as it is`);
   }
+});
+
+test('metrics on unix:PATH; a client gone before the answer counts as aborted; only GET /metrics is served', async (t) => {
+  const dir = await makeTempDir('observe-metrics-unix');
+  t.after(() => removeDir(dir));
+  const controlDir = join(dir, 'ctl');
+  await mkdir(controlDir, { mode: 0o700 });
+  const socketPath = join(dir, 'metrics.sock');
+  const sup = await startSupervisor({
+    app: 'observe.cjs',
+    workers: 1,
+    t,
+    args: ['--control', join(controlDir, 'ctl.sock'), '--stats-interval', '0.1', '--metrics-listen', `unix:${socketPath}`],
+  });
+  await sup.waitForLog(/metrics on http:\/\/unix:/);
+  const get = (path: string, method = 'GET') =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpGet({ socketPath, path, method, agent: false, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  assert.equal((await get('/')).status, 404);
+  assert.equal((await get('/metrics', 'POST')).status, 405);
+
+  // The client sends a request to /slow and leaves before the answer: the handler ran, no response went out.
+  const s = 'path' in sup.connect ? connect(sup.connect.path) : connect(sup.connect.port, sup.connect.host);
+  s.write(scgiRequest('GET', '/slow?ms=300'));
+  s.on('error', () => undefined);
+  setTimeout(() => s.destroy(), 50);
+  const text = await pollFor('the aborted request in the metrics', 5000, async () => {
+    const r = await get('/metrics');
+    return r.status === 200 && samples(r.body).get('scgi_supervise_requests_total{code="aborted"}') === 1 ? r.body : undefined;
+  });
+  assert.equal(value(samples(text), 'scgi_supervise_request_duration_seconds_count'), 1);
 });
