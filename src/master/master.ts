@@ -239,7 +239,6 @@ export class Master {
         throw new Error(`unknown exit decision ${JSON.stringify(never)}`);
       }
     }
-    this.table.forgetIfRetired(h.id, this.life.target);
   }
 
   private reconcile(): void {
@@ -258,6 +257,7 @@ export class Master {
         slots: this.table.slots,
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
+        forceStop: this.life.forceStop,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
@@ -273,6 +273,8 @@ export class Master {
         return this.table.drain(action.pid, action.reason);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
+      case 'forget':
+        return this.table.forget(action.id);
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':
