@@ -12,11 +12,11 @@ import { failureError } from './failures.js';
 import { Lifecycle } from './lifecycle.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
-import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js';
+import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from './worker-table.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type SlotRecord, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type UsageSampler } from './stats.js';
 import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 
 export type MasterLog = TableLog;

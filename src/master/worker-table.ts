@@ -6,9 +6,18 @@ import type { Config } from '../config/config.js';
 import type { WorkerToMaster } from '../worker/messages.js';
 import type { Clock } from './clock.js';
 import type { SpawnWorker } from './spawn-worker.js';
-import type { SlotRecord } from './stats.js';
 import type { ExitReason } from '../stats-contract.js';
-import { WorkerHandle, type KillCause } from './worker-handle.js';
+import { WorkerHandle, type KillCause, type LastExit } from './worker-handle.js';
+
+/** What the master remembers per slot across its workers. */
+export interface SlotRecord {
+  restarts: number;
+  /** Consecutive short-lived exits (drives the backoff). */
+  failures: number;
+  backoffUntil: number | null;
+  lastExit: LastExit | null;
+  generation: number;
+}
 
 export interface TableLog {
   debug(msg: string): void;
