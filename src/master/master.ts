@@ -12,11 +12,11 @@ import { failureError } from './failures.js';
 import { Lifecycle } from './lifecycle.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
-import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js';
+import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from './worker-table.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type SlotRecord, type Usage, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type Usage, type UsageSampler } from './stats.js';
 import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 import type { RequestCounts } from '../worker/messages.js';
 import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
@@ -340,7 +340,6 @@ export class Master {
         throw new Error(`unknown exit decision ${JSON.stringify(never)}`);
       }
     }
-    this.table.forgetIfRetired(h.id, this.life.target);
   }
 
   private reconcile(): void {
@@ -359,6 +358,7 @@ export class Master {
         slots: this.table.slots,
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
+        forceStop: this.life.forceStop,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
@@ -374,6 +374,8 @@ export class Master {
         return this.table.drain(action.pid, action.reason);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
+      case 'forget':
+        return this.table.forget(action.id);
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':

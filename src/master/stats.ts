@@ -3,7 +3,8 @@
 
 import pidusage from 'pidusage';
 import type { WorkerStats } from '../stats-contract.js';
-import type { LastExit, WorkerHandle } from './worker-handle.js';
+import type { WorkerHandle } from './worker-handle.js';
+import type { SlotRecord } from './worker-table.js';
 
 export interface Usage {
   cpu: number;
@@ -41,16 +42,6 @@ export const sampleUsage: UsageSampler = async (pids) => {
 /** Rounds seconds for people and JSON alike. */
 export function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
-}
-
-/** What the master remembers per slot across its workers. */
-export interface SlotRecord {
-  restarts: number;
-  /** Consecutive short-lived exits (drives the backoff). */
-  failures: number;
-  backoffUntil: number | null;
-  lastExit: LastExit | null;
-  generation: number;
 }
 
 /** One row per worker process (starting, ready, draining) plus one per slot waiting out a backoff. */
