@@ -119,6 +119,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     fail(err);
     return EXIT_FAILURE;
   }
+  if (config.listen.kind === 'fd') {
+    // The inherited socket keeps its own backlog (systemd's Backlog=): workers re-listen with it, not with ours.
+    if (listener.backlog !== undefined) config = Object.freeze({ ...config, backlog: listener.backlog });
+    else log.warn(`cannot read the backlog of ${listener.address} (is ss installed?); workers re-listen it with --backlog ${config.backlog}`);
+  }
 
   const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion() });
   const control = new ControlServer(master, { path: controlPath, log });
