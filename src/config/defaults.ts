@@ -20,6 +20,7 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'stats-interval': 1,
   name: null,
   control: null,
+  'control-group': null,
   'log-level': 'info',
   'log-format': 'text',
   'max-header-bytes': DEFAULT_LIMITS.maxHeaderBytes,

@@ -30,6 +30,7 @@ export interface ConfigInput {
   reloadSurge?: number | string;
   name?: string;
   control?: string;
+  controlGroup?: string | number;
   logLevel?: string;
   logFormat?: string;
   maxHeaderBytes?: number | string;
@@ -256,6 +257,7 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
     statsIntervalMs: ms(value('stats-interval')),
     name: value('name'),
     control: control === null ? null : resolve(base('control'), control),
+    controlGroup: value('control-group'),
     limits: Object.freeze({
       maxHeaderBytes: value('max-header-bytes'),
       maxHeaderCount: value('max-header-count'),

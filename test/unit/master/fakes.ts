@@ -147,6 +147,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     statsIntervalMs: 1000,
     name: null,
     control: null,
+    controlGroup: null,
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',
