@@ -148,6 +148,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     metricsListen: null,
     name: null,
     control: null,
+    controlGroup: null,
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
     logLevel: 'info',
