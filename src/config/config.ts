@@ -32,7 +32,10 @@ export interface Config {
   /** Explicit control socket path, or null for the derived default. */
   control: string | null;
   limits: ProtocolLimits;
+  /** timeouts.requestTimeoutMs is the request timeout (0: none). */
   timeouts: ProtocolTimeouts;
+  /** Requests one worker handles at once before it stops accepting (0: no cap); worker/main.ts AcceptGate. */
+  maxConnections: number;
   logLevel: string;
   logFormat: LogFormat;
 }

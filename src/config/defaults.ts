@@ -28,6 +28,8 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'header-timeout': DEFAULT_TIMEOUTS.headerTimeoutMs / 1000,
   'body-timeout': DEFAULT_TIMEOUTS.bodyIdleTimeoutMs / 1000,
   strict: DEFAULT_LIMITS.strict,
+  'request-timeout': DEFAULT_TIMEOUTS.requestTimeoutMs / 1000,
+  'max-connections': 0, // no cap: see docs/configuration.md "Fair accept" before setting it
 });
 
 /** `workers: auto`: one per CPU the process may use. */

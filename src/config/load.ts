@@ -41,6 +41,8 @@ export interface ConfigInput {
   restartBackoffMin?: number | string;
   restartBackoffMax?: number | string;
   statsInterval?: number | string;
+  requestTimeout?: number | string;
+  maxConnections?: number | string;
 }
 
 interface Layer {
@@ -222,7 +224,9 @@ function build(winner: Map<OptionName, Layer>): Config {
       ...DEFAULT_TIMEOUTS,
       headerTimeoutMs: ms(value('header-timeout')),
       bodyIdleTimeoutMs: ms(value('body-timeout')),
+      requestTimeoutMs: ms(value('request-timeout')),
     }),
+    maxConnections: value('max-connections'),
     logLevel: value('log-level'),
     logFormat: value('log-format') as LogFormat,
   };

@@ -32,6 +32,8 @@ export const FileSchema = z.strictObject({
   'header-timeout': seconds(86400),
   'body-timeout': seconds(86400),
   strict: z.boolean(),
+  'request-timeout': z.number().min(0).max(86400),
+  'max-connections': z.int().min(0).max(1_000_000),
 });
 
 export type FileConfig = z.infer<typeof FileSchema>;
@@ -83,6 +85,8 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('header-timeout', 'number', 'seconds above 0, e.g. 10'),
   spec('body-timeout', 'number', 'seconds above 0, e.g. 30'),
   spec('strict', 'boolean', 'true or false'),
+  spec('request-timeout', 'number', 'seconds from 0 (no limit) to 86400, e.g. 30'),
+  spec('max-connections', 'int', 'an integer from 0 (no cap) to 1000000: requests one worker handles at once'),
 ]);
 
 export const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -29,6 +29,11 @@ export interface Listener {
   readonly address: string;
   /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
   close(): void;
+  /**
+   * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
+   * listened on here. Null once closed.
+   */
+  handle(): object | null;
 }
 
 /** net._createServerHandle, probed by src/node-internals.ts: a bound TCP or Pipe handle, or a negative libuv status. */
@@ -133,7 +138,16 @@ function openInherited(fd: number): Promise<Listener> {
   }
   // systemd hands sockets over already listening; we neither close nor unlink what we did not create,
   // but do keep our fd open so the socket outlives every worker.
-  return Promise.resolve({ fd, address, close: () => undefined });
+  let handle: ServerHandle | null = null;
+  const sendable = (): object | null => {
+    // A handle over the inherited fd, made when a worker first asks; never closed (closing it would close the fd).
+    if (handle === null && nodeCreateServerHandle !== null) {
+      const h = nodeCreateServerHandle(null, 0, 0, fd);
+      handle = typeof h === 'number' ? null : h;
+    }
+    return handle;
+  };
+  return Promise.resolve({ fd, address, close: () => undefined, handle: sendable });
 }
 
 function makeListener(handle: ServerHandle, address: string, createdPath: string | null): Listener {
@@ -141,6 +155,7 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
   return {
     fd: handle.fd,
     address,
+    handle: () => (open ? handle : null),
     close() {
       if (!open) return;
       open = false;

@@ -9,8 +9,11 @@ import { LISTEN_FD, WORKER_OPTIONS_ENV, isWorkerToMaster, type MasterToWorker, t
 
 export interface WorkerProcess {
   readonly pid: number;
-  /** False when the IPC channel is closed (the message was not sent). */
-  send(message: MasterToWorker): boolean;
+  /**
+   * False when the IPC channel is closed (the message was not sent). `handle`: a listening socket's handle sent
+   * along (SCM_RIGHTS; the worker gets its own descriptor, the master keeps its own open).
+   */
+  send(message: MasterToWorker, handle?: object): boolean;
   /** ESRCH (already gone) is swallowed: the exit event follows anyway. */
   kill(signal: NodeJS.Signals): void;
   onMessage(listener: (message: WorkerToMaster) => void): void;
@@ -69,10 +72,11 @@ export const spawnWorker: SpawnWorker = (options, listenFd) => {
   });
   return {
     pid,
-    send(message) {
+    send(message, handle) {
       if (!child.connected) return false;
       try {
-        return child.send(message);
+        // A raw TCP/Pipe handle goes as child_process's 'net.Native': nothing closes the master's copy afterwards.
+        return handle === undefined ? child.send(message) : child.send(message, handle as Parameters<typeof child.send>[1]);
       } catch {
         return false;
       }

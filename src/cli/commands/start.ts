@@ -45,6 +45,8 @@ export const command: CommandModule<object, StartArgs> = {
       .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
       .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
+      .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
+      .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
       .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
       .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
       .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
@@ -121,7 +123,7 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict',
+    'bodyTimeout', 'strict', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];

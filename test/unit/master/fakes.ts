@@ -149,6 +149,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     control: null,
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
+    maxConnections: 0,
     logLevel: 'info',
     logFormat: 'text',
     ...overrides,

@@ -265,7 +265,7 @@ test('scale up and down, one worker at a time; TTIN/TTOU; bad counts refused', a
 
 test('stats: counters from the workers, cpu/memory sampled, the master line', async () => {
   const { spawner, master, tick, clock } = await started({ workers: 2 });
-  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1 });
+  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1, timeouts: 0 });
   tick(2500);
   const s = await master.stats();
   assert.deepEqual(
