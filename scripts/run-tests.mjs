@@ -15,6 +15,7 @@ const REQUIRED = [
   ['/usr/sbin/lighttpd', 'lighttpd'],
   ['/usr/sbin/apache2', 'apache2'],
   ['/usr/bin/wrk', 'wrk'],
+  ['/usr/bin/setpriv', 'util-linux'], // workers' --user/--group (essential on Debian; installed if a slim image lacks it)
 ];
 
 function ensureFrontEnds() {

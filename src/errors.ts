@@ -34,6 +34,7 @@ export type ErrorCode =
   // configuration and command line
   | 'ERR_CONFIG_INVALID'
   | 'ERR_CONFIG_FILE'
+  | 'ERR_CONFIG_PRIVILEGE' // --user/--group asked of a master that is not root
   // control socket and its commands
   | 'ERR_CONTROL_NOT_RUNNING'
   | 'ERR_CONTROL_BAD_FRAME'

@@ -13,6 +13,10 @@ export interface LogOptions {
   name: string; // "master" or "worker 3"
   level?: string;
   format?: LogFormat;
+  /** The descriptor written to synchronously; default 2. A worker whose output the master routes uses LOG_FD. */
+  fd?: number;
+  /** Instead of fd: where whole lines go (the master's stderr writer, shared with the workers' routed output). */
+  write?: (line: string) => void;
 }
 
 /** The call shapes used in src/: pino's, minus printf-style interpolation. */
@@ -66,6 +70,7 @@ class TextLogger implements Logger {
     private readonly name: string,
     level: string,
     private readonly bindings: Record<string, unknown> | null,
+    private readonly out: (line: string) => void,
   ) {
     this.threshold = levelValue(level);
     this.levelName = level;
@@ -85,7 +90,7 @@ class TextLogger implements Logger {
   }
 
   child(bindings: Record<string, unknown>): Logger {
-    return new TextLogger(this.name, this.levelName, { ...this.bindings, ...bindings });
+    return new TextLogger(this.name, this.levelName, { ...this.bindings, ...bindings }, this.out);
   }
 
   readonly trace: LogFn = (a: object | string, msg?: string) => this.write(10, a, msg);
@@ -122,7 +127,7 @@ class TextLogger implements Logger {
       }
     }
     if (err !== undefined && err !== null && err !== false && err !== '' && err !== 0) line += `\n${errorText(err)}`;
-    writeLine(line + '\n');
+    this.out(line + '\n');
   }
 }
 
@@ -153,11 +158,11 @@ function errorText(err: unknown): string {
   }
 }
 
-function writeLine(line: string): void {
+function writeLine(fd: number, line: string): void {
   // stderr may be a non-blocking pipe: retry EAGAIN a bounded number of times rather than lose the line.
   for (let attempt = 0; attempt < 1000; attempt++) {
     try {
-      writeSync(2, line);
+      writeSync(fd, line);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
@@ -174,7 +179,9 @@ function levelValue(level: string): number {
 export function createLogger(options: LogOptions): Logger {
   const format = options.format ?? 'text';
   const level = options.level ?? 'info';
-  if (format === 'text') return new TextLogger(options.name, level, null);
+  const fd = options.fd ?? 2;
+  const write = options.write;
+  if (format === 'text') return new TextLogger(options.name, level, null, write ?? ((line) => writeLine(fd, line)));
   // Only a json-format process pays for pino (a CommonJS package: require keeps createLogger synchronous).
   const pino = createRequire(import.meta.url)('pino') as typeof Pino.default;
   return pino(
@@ -184,6 +191,6 @@ export function createLogger(options: LogOptions): Logger {
       base: { pid: process.pid },
       serializers: { err: pino.stdSerializers.err },
     },
-    pino.destination({ dest: 2, sync: true }),
+    write !== undefined ? { write } : pino.destination({ dest: fd, sync: true }),
   ) as unknown as Logger;
 }

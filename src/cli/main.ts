@@ -11,7 +11,7 @@ const VERBS = ['start', 'request', 'reload', 'stats', 'scale', 'stop'] as const;
 
 // Load only the verb being run: `request` as a health check should not pay for loading the master and its libraries.
 // With no verb (or --help at the top), every verb is loaded so the help lists them all.
-const argv = hideBin(process.argv);
+const argv = joinFlagValues(hideBin(process.argv));
 const verb = VERBS.find((v) => v === argv[0]);
 const modules: Array<{ command: CommandModule }> = await Promise.all(
   (verb ? [verb] : VERBS).map((v) => import(`./commands/${v}.js`) as Promise<{ command: CommandModule }>),
@@ -35,3 +35,21 @@ await cli
     process.exit(EXIT_USAGE);
   })
   .parseAsync();
+
+/**
+ * `--node-args "--max-old-space-size=512"`: a value that starts with `-` would be read by yargs as flags of our own
+ * (and refused by strict mode), so it is glued to its option first, as `--node-args=...` would be.
+ */
+function joinFlagValues(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (args[i] === '--node-args' && next !== undefined && next.startsWith('-')) {
+      out.push(`--node-args=${next}`);
+      i++;
+    } else {
+      out.push(args[i]!);
+    }
+  }
+  return out;
+}

@@ -38,4 +38,13 @@ export interface Config {
   maxConnections: number;
   logLevel: string;
   logFormat: LogFormat;
+  /** Workers' identity (the master keeps its own): a user name or uid, a group name or gid; null = unchanged. */
+  user: string | null;
+  group: string | null;
+  /** Absolute folder the workers start in, or null for the master's. */
+  chdir: string | null;
+  /** Added to the workers' environment (over the master's). */
+  env: Readonly<Record<string, string>>;
+  /** Node flags for the workers, replacing the master's execArgv; null = inherit the master's. */
+  nodeArgs: readonly string[] | null;
 }

@@ -28,6 +28,11 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'header-timeout': DEFAULT_TIMEOUTS.headerTimeoutMs / 1000,
   'body-timeout': DEFAULT_TIMEOUTS.bodyIdleTimeoutMs / 1000,
   strict: DEFAULT_LIMITS.strict,
+  user: null, // workers run as the master does
+  group: null,
+  chdir: null, // the master's current folder
+  env: {},
+  'node-args': null, // null: the master's own node flags (minus --inspect); a string replaces them
   'request-timeout': DEFAULT_TIMEOUTS.requestTimeoutMs / 1000,
   'max-connections': 0, // no cap: see docs/configuration.md "Fair accept" before setting it
 });

@@ -41,6 +41,12 @@ export interface ConfigInput {
   restartBackoffMin?: number | string;
   restartBackoffMax?: number | string;
   statsInterval?: number | string;
+  user?: string | number;
+  group?: string | number;
+  chdir?: string;
+  /** `--env KEY=VALUE`, repeated (yargs gives a string for one, an array for several). */
+  env?: string | string[];
+  nodeArgs?: string;
   requestTimeout?: number | string;
   maxConnections?: number | string;
 }
@@ -59,15 +65,17 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
   const layers: Layer[] = [{ values: { ...DEFAULTS }, base: cwd, origin: (n) => `default ${n}` }];
   const configPath = given(input.config) ?? given(env.SCGI_SUPERVISE_CONFIG);
   if (configPath !== undefined) layers.push(fileLayer(resolve(cwd, String(configPath))));
-  layers.push(stringLayer(env, (o) => o.env, (o) => o.env, cwd));
+  layers.push(stringLayer(env, (o) => (o.fromEnv ? o.env : null), (o) => o.env, cwd));
   layers.push(stringLayer(input as Record<string, unknown>, (o) => o.input, (o) => `--${o.name}`, cwd));
 
-  // Later layers win, option by option.
+  // Later layers win, option by option; `env` maps merge, name by name (a flag's FOO over the file's FOO).
   const winner = new Map<OptionName, Layer>();
+  const workerEnv: Record<string, string> = {};
   for (const layer of layers) {
     for (const [name, value] of Object.entries(layer.values)) if (value !== undefined) winner.set(name as OptionName, layer);
+    Object.assign(workerEnv, layer.values.env);
   }
-  return build(winner);
+  return build(winner, workerEnv);
 }
 
 function given(v: unknown): unknown {
@@ -86,14 +94,20 @@ function fileLayer(file: string): Layer {
 /** Environment variables and flags arrive as strings (or yargs numbers): coerce per option kind, then validate. */
 function stringLayer(
   source: Record<string, unknown>,
-  keyOf: (o: OptionSpec) => string,
+  keyOf: (o: OptionSpec) => string | null,
   originOf: (o: OptionSpec) => string,
   base: string,
 ): Layer {
   const raw: Record<string, unknown> = {};
   for (const option of OPTIONS) {
-    const value = given(source[keyOf(option)]);
+    const key = keyOf(option);
+    if (key === null) continue;
+    const value = given(source[key]);
     if (value === undefined) continue;
+    if (option.kind === 'env-map') {
+      raw[option.name] = envPairs(value, originOf(option));
+      continue;
+    }
     if (option.name === 'socket-mode' && typeof value === 'number') {
       throw octalTrap(originOf(option), value, `${originOf(option)} 0660 (as a string)`);
     }
@@ -102,6 +116,23 @@ function stringLayer(
   const layer: Layer = { values: {}, base, origin: (n) => originOf(OPTION_BY_NAME.get(n)!) };
   layer.values = validate(raw, layer);
   return layer;
+}
+
+/** `--env A=1 --env B=x=y` → { A: '1', B: 'x=y' } (the first `=` splits); names are checked by the schema. */
+function envPairs(value: unknown, origin: string): unknown {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value; // already a map (tests, API)
+  const out: Record<string, string> = {};
+  for (const item of Array.isArray(value) ? value : [value]) {
+    const text = String(item);
+    const eq = text.indexOf('=');
+    if (eq <= 0) {
+      throw new ConfigError('env', `${origin}: ${JSON.stringify(text)} is not KEY=VALUE`, {
+        hint: 'give each variable as --env NAME=value (repeat --env for several); an empty value is NAME=',
+      });
+    }
+    out[text.slice(0, eq)] = text.slice(eq + 1);
+  }
+  return out;
 }
 
 function coerce(option: OptionSpec, value: unknown): unknown {
@@ -120,6 +151,8 @@ function coerce(option: OptionSpec, value: unknown): unknown {
     case 'string':
     case 'nullable-string':
       return text;
+    case 'env-map':
+      return value;
     default: {
       const never: never = option.kind;
       return never;
@@ -161,7 +194,7 @@ function octalTrap(origin: string, mode: number, fix: string): ConfigError {
   });
 }
 
-function build(winner: Map<OptionName, Layer>): Config {
+function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>): Config {
   const value = <K extends OptionName>(name: K): FileConfig[K] => winner.get(name)!.values[name] as FileConfig[K];
   const origin = (name: OptionName): string => winner.get(name)!.origin(name);
   const base = (name: OptionName): string => winner.get(name)!.base;
@@ -199,6 +232,9 @@ function build(winner: Map<OptionName, Layer>): Config {
 
   const workers = value('workers');
   const control = value('control');
+  const chdir = value('chdir') === null ? null : resolve(base('chdir'), value('chdir')!);
+  if (chdir !== null) checkFolder(chdir, () => origin('chdir'));
+  const nodeArgs = value('node-args');
   const config: Config = {
     app,
     workers: workers === 'auto' ? defaultWorkers() : workers,
@@ -229,12 +265,31 @@ function build(winner: Map<OptionName, Layer>): Config {
     maxConnections: value('max-connections'),
     logLevel: value('log-level'),
     logFormat: value('log-format') as LogFormat,
+    user: value('user'),
+    group: value('group'),
+    chdir,
+    env: Object.freeze({ ...workerEnv }),
+    // Split on blanks, no shell quoting: node flags take their values after `=` (--max-old-space-size=512).
+    nodeArgs: nodeArgs === null ? null : Object.freeze(nodeArgs.split(/\s+/).filter((a) => a !== '')),
   };
   return Object.freeze(config);
 }
 
 function ms(seconds: number): number {
   return Math.round(seconds * 1000);
+}
+
+function checkFolder(path: string, origin: () => string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    throw new ConfigError('chdir', `${origin()}: chdir ${path} does not exist or cannot be read`, {
+      hint: 'name an existing folder the workers may enter (relative to the YAML file\'s folder, or the current one)',
+      cause: err,
+    });
+  }
+  if (!isDir) throw new ConfigError('chdir', `${origin()}: chdir ${path} is not a folder`, { hint: 'name a folder, e.g. /srv/app' });
 }
 
 function checkApp(path: string, origin: () => string): void {

@@ -32,6 +32,17 @@ export const FileSchema = z.strictObject({
   'header-timeout': seconds(86400),
   'body-timeout': seconds(86400),
   strict: z.boolean(),
+  // Workers only (the master keeps the identity, folder, environment and node flags it was started with).
+  user: nullableString,
+  group: nullableString,
+  chdir: nullableString,
+  // A map in YAML; `--env KEY=VALUE`, repeated, on the command line; no SCGI_SUPERVISE_ENV (it would be a second
+  // syntax for the same map). Values are strings; YAML numbers and booleans are taken as their text.
+  env: z.record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected variable names of letters, digits and "_"'),
+    z.union([z.string(), z.number(), z.boolean()]).transform(String),
+  ),
+  'node-args': z.string().nullable(),
   'request-timeout': z.number().min(0).max(86400),
   'max-connections': z.int().min(0).max(1_000_000),
 });
@@ -39,7 +50,7 @@ export const FileSchema = z.strictObject({
 export type FileConfig = z.infer<typeof FileSchema>;
 export type OptionName = keyof FileConfig;
 
-export type OptionKind = 'string' | 'int' | 'number' | 'boolean' | 'nullable-string' | 'int-or-auto';
+export type OptionKind = 'string' | 'int' | 'number' | 'boolean' | 'nullable-string' | 'int-or-auto' | 'env-map';
 
 export interface OptionSpec {
   /** The YAML key and, with `--` in front, the flag; also the ConfigError `key`. */
@@ -48,16 +59,19 @@ export interface OptionSpec {
   input: string;
   /** SCGI_SUPERVISE_ + the name in upper case with `-` → `_`. */
   env: string;
+  /** False for an option with no environment-variable form (`env`): load.ts then ignores the variable. */
+  fromEnv: boolean;
   /** How an environment or flag string is coerced before the schema checks it. */
   kind: OptionKind;
   /** What a valid value looks like: the hint of every error about this option. */
   expect: string;
 }
 
-const spec = (name: OptionName, kind: OptionKind, expect: string): OptionSpec => ({
+const spec = (name: OptionName, kind: OptionKind, expect: string, fromEnv = true): OptionSpec => ({
   name,
   input: name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
   env: 'SCGI_SUPERVISE_' + name.toUpperCase().replace(/-/g, '_'),
+  fromEnv,
   kind,
   expect,
 });
@@ -85,6 +99,11 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('header-timeout', 'number', 'seconds above 0, e.g. 10'),
   spec('body-timeout', 'number', 'seconds above 0, e.g. 30'),
   spec('strict', 'boolean', 'true or false'),
+  spec('user', 'nullable-string', 'a user name or numeric uid the workers run as, e.g. www-app (the master must be root)'),
+  spec('group', 'nullable-string', 'a group name or numeric gid the workers run as, e.g. www-app'),
+  spec('chdir', 'nullable-string', 'the folder the workers start in, e.g. /srv/app'),
+  spec('env', 'env-map', 'KEY=VALUE (flag, repeated) or a YAML mapping of NAME: value', false),
+  spec('node-args', 'string', 'node flags for the workers, space-separated, e.g. "--max-old-space-size=512"'),
   spec('request-timeout', 'number', 'seconds from 0 (no limit) to 86400, e.g. 30'),
   spec('max-connections', 'int', 'an integer from 0 (no cap) to 1000000: requests one worker handles at once'),
 ]);

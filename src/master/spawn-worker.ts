@@ -1,11 +1,23 @@
 // The one place in the master that calls child_process: starts dist/src/worker/main.js with the IPC channel on
-// fd 3 and the shared listening socket on fd 4 (worker/messages.ts LISTEN_FD), and runs listener.ts's one-shot
-// listen primer. Returns the small WorkerProcess interface the master uses, so unit tests can pass a fake.
-// Not the worker's lifecycle (worker-handle.ts).
+// fd 3, the shared listening socket on fd 4 (worker/messages.ts LISTEN_FD) and, when output is routed, its stdout,
+// stderr and log pipe (fd 5) read by worker-output.ts; as another user through setpriv (worker-identity.ts); and
+// runs listener.ts's one-shot listen primer and the account lookups. Returns the small WorkerProcess interface the
+// master uses, so unit tests can pass a fake. Not the worker's lifecycle (worker-handle.ts).
 
-import { spawn as spawnChild } from 'node:child_process';
+import { execFileSync, spawn as spawnChild, spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { LISTEN_FD, WORKER_OPTIONS_ENV, isWorkerToMaster, type MasterToWorker, type WorkerOptions, type WorkerToMaster } from '../worker/messages.js';
+import {
+  LISTEN_FD,
+  LOG_FD,
+  WORKER_OPTIONS_ENV,
+  isWorkerToMaster,
+  type MasterToWorker,
+  type WorkerOptions,
+  type WorkerToMaster,
+} from '../worker/messages.js';
+import { setprivArgs, type AccountLookup, type WorkerIdentity } from './worker-identity.js';
+import type { WorkerOutput } from './worker-output.js';
 
 export interface WorkerProcess {
   readonly pid: number;
@@ -32,26 +44,59 @@ const MASTER_ONLY_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'LIST
 // channel to close, but not forever (a grandchild may hold the channel's fd).
 const CHANNEL_CLOSE_WAIT_MS = 1000;
 
-export const spawnWorker: SpawnWorker = (options, listenFd) => {
-  const env: NodeJS.ProcessEnv = { ...process.env, [WORKER_OPTIONS_ENV]: JSON.stringify(options) };
+/** How every worker of this master starts (config's user, group, chdir, env, node-args; output routing). */
+export interface WorkerLaunch {
+  /** null: the master's own identity (no setpriv). */
+  identity: WorkerIdentity | null;
+  chdir: string | null;
+  env: Readonly<Record<string, string>>;
+  /** Replaces the master's execArgv; null inherits it. */
+  nodeArgs: readonly string[] | null;
+  /** null: the workers write straight to the master's stdout and stderr (inherited). */
+  output: WorkerOutput | null;
+}
+
+export function createSpawnWorker(launch: WorkerLaunch): SpawnWorker {
+  return (options, listenFd) => startWorker(launch, options, listenFd);
+}
+
+/** Inherited stdio, the master's identity and flags: what unit tests and embedders get by default. */
+export const spawnWorker: SpawnWorker = createSpawnWorker({ identity: null, chdir: null, env: {}, nodeArgs: null, output: null });
+
+function startWorker(launch: WorkerLaunch, workerOptions: WorkerOptions, listenFd: number): WorkerProcess {
+  const routed = launch.output !== null;
+  const options: WorkerOptions = routed ? { ...workerOptions, logFd: LOG_FD } : workerOptions;
+  // Precedence: the master's environment < the user's HOME/USER/LOGNAME < config env < what the worker needs.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...launch.identity?.env, ...launch.env, [WORKER_OPTIONS_ENV]: JSON.stringify(options) };
   for (const name of MASTER_ONLY_ENV) delete env[name];
-  const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
-  stdio[LISTEN_FD] = listenFd;
-  // The master's node flags carry over (--max-old-space-size, --enable-source-maps), except the inspector's:
-  // N workers cannot all bind the master's debug port.
-  const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a) && !/^--debug/.test(a));
-  const child = spawnChild(process.execPath, [...execArgv, WORKER_MAIN], {
+  const stdio: ('ignore' | 'inherit' | 'ipc' | 'pipe' | number)[] = routed
+    ? ['ignore', 'pipe', 'pipe', 'ipc', listenFd, 'pipe']
+    : ['ignore', 'inherit', 'inherit', 'ipc', listenFd];
+  if (stdio[LISTEN_FD] !== listenFd) throw new Error('stdio layout and LISTEN_FD disagree');
+  // The master's node flags carry over (--max-old-space-size, --enable-source-maps) unless node-args replaces
+  // them, except the inspector's: N workers cannot all bind the master's debug port.
+  const execArgv = launch.nodeArgs ?? process.execArgv.filter((a) => !/^--inspect/.test(a) && !/^--debug/.test(a));
+  const nodeCommand = [process.execPath, ...execArgv, WORKER_MAIN];
+  // setpriv changes uid, gid and groups, then execs node: the pid stays the same, and the inherited descriptors
+  // (IPC, listening socket, pipes) with it. The socket is already bound, so the user needs no right to bind it.
+  const [file, ...args] = launch.identity === null ? nodeCommand : ['setpriv', ...setprivArgs(launch.identity), '--', ...nodeCommand];
+  const child = spawnChild(file!, args, {
     stdio,
     env,
+    cwd: launch.chdir ?? undefined,
     // Own process group: a Ctrl-C in the terminal reaches the master alone, which then drains the workers.
     detached: true,
   });
   if (child.pid === undefined) {
     // spawn() reports EAGAIN/ENOMEM asynchronously; make it synchronous for the master, which backs the slot off.
     child.on('error', () => undefined);
-    throw new Error(`could not start a worker process (${process.execPath})`);
+    throw new Error(`could not start a worker process (${file})`);
   }
   const pid = child.pid;
+  if (launch.output !== null) {
+    const log = (child.stdio as unknown as Readable[])[LOG_FD]!;
+    launch.output.attach(workerOptions.workerId, pid, { stdout: child.stdout!, stderr: child.stderr!, log });
+  }
   let exitListener: ((code: number | null, signal: NodeJS.Signals | null) => void) | null = null;
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   let reported = false;
@@ -98,7 +143,22 @@ export const spawnWorker: SpawnWorker = (options, listenFd) => {
       report();
     },
   };
+}
+
+/** `getent passwd|group KEY` (NSS: files, LDAP, systemd's dynamic users), split on ":"; null when absent. */
+export const lookupAccount: AccountLookup = (database, key) => {
+  try {
+    const line = execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const first = line.split('\n')[0]!;
+    return first === '' ? null : first.split(':');
+  } catch {
+    return null; // exit 2: no such entry
+  }
 };
+
+export function hasSetpriv(): boolean {
+  return spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+}
 
 // Calls listen() on fd 3 and exits from the 'listening'/'error' callbacks, which run as nextTicks before the
 // event loop's first poll phase, where libuv would accept: this process never accepts a connection.

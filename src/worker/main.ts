@@ -18,6 +18,13 @@ import { acceptHandles, listenOnCopy } from './transport/stream-bindings.js';
 import { socketFromHandle } from './transport/net-socket-events.js';
 import { chooseIoPath, httpInternals, isListeningCopy, netSocketInternals, type ListeningCopy } from '../node-internals.js';
 
+/**
+ * Copies of the listening socket a worker with max-connections holds in reserve (each one descriptor). One IPC
+ * round trip to the master takes longer than a small request: with one copy, hello world at a cap of 1 waited for
+ * it on every request.
+ */
+const SPARE_COPIES = 4;
+
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
 
@@ -37,8 +44,8 @@ class WorkerProcess {
   // first, later a copy the master sent), or null while paused; one copy held in reserve so a resume need not wait
   // for the master; whether a copy was asked for; whether one is wanted at once (resumed with none in reserve).
   private accepting: { close(): void } | null = null;
-  private spare: ListeningCopy | null = null;
-  private copyAsked = false;
+  private readonly spares: ListeningCopy[] = [];
+  private copiesAsked = 0;
   private copyWanted = false;
 
   constructor(
@@ -168,21 +175,22 @@ class WorkerProcess {
 
   private resumeAccepting(): void {
     if (this.state !== 'serving' || this.accepting !== null) return;
-    const copy = this.spare;
-    if (copy === null) {
+    const copy = this.spares.pop();
+    if (copy === undefined) {
       this.copyWanted = true; // the copy asked for at the pause is still on its way: listen when it comes
       this.askForCopy();
       return;
     }
-    this.spare = null;
     this.acceptOn(copy);
     this.askForCopy();
   }
 
   private askForCopy(): void {
-    if (this.spare !== null || this.copyAsked || this.state !== 'serving') return;
-    this.copyAsked = true;
-    this.send({ type: 'listener-wanted' });
+    // Ask until SPARE_COPIES are held or on their way: a resume then finds one, however soon it comes.
+    while (this.spares.length + this.copiesAsked < SPARE_COPIES && this.state === 'serving') {
+      this.copiesAsked++;
+      this.send({ type: 'listener-wanted' });
+    }
   }
 
   /**
@@ -190,12 +198,12 @@ class WorkerProcess {
    * drain began (closed: a draining worker accepts nothing), or when one is already held (closed).
    */
   private copyArrived(handle: unknown): void {
-    this.copyAsked = false;
+    if (this.copiesAsked > 0) this.copiesAsked--;
     if (!isListeningCopy(handle)) {
       this.log.warn('the master sent a listener message without a socket; ignored');
       return;
     }
-    if (this.state !== 'serving' || this.spare !== null) {
+    if (this.state !== 'serving' || this.spares.length >= SPARE_COPIES) {
       handle.close();
       return;
     }
@@ -205,7 +213,7 @@ class WorkerProcess {
       this.askForCopy();
       return;
     }
-    this.spare = handle;
+    this.spares.push(handle);
   }
 
   private acceptOn(copy: ListeningCopy): void {
@@ -225,8 +233,7 @@ class WorkerProcess {
   private stopAccepting(): void {
     this.accepting?.close(); // closes our descriptor only, the master's socket stays listening
     this.accepting = null;
-    this.spare?.close();
-    this.spare = null;
+    for (const copy of this.spares.splice(0)) copy.close();
     this.copyWanted = false;
   }
 
@@ -376,5 +383,9 @@ function assertNever(state: never): never {
 }
 
 const options = readOptions();
-const log = createLogger({ name: `worker ${options.workerId}`, level: options.logLevel, format: options.logFormat });
+// After the master is gone, the pipes it read answer EPIPE (node ignores SIGPIPE): the app's writes to
+// process.stdout/stderr emit 'error', which must not become an uncaught exception in a worker finishing its
+// requests. The logger's own writes (log.ts, pino's destination) already drop EPIPE.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const log = createLogger({ name: `worker ${options.workerId}`, level: options.logLevel, format: options.logFormat, fd: options.logFd });
 new WorkerProcess(options, log).start();

@@ -9,6 +9,9 @@ export const WORKER_OPTIONS_ENV = 'SCGI_SUPERVISE_WORKER';
 /** The listening socket is handed to every worker as this file descriptor (stdio slot 4; slot 3 is IPC). */
 export const LISTEN_FD = 4;
 
+/** The worker's own log records go to this pipe (stdio slot 5) when the master routes output (master/worker-output.ts). */
+export const LOG_FD = 5;
+
 export interface WorkerOptions {
   /** Absolute path of the user's app module (CJS or ESM). */
   app: string;
@@ -23,6 +26,8 @@ export interface WorkerOptions {
   statsIntervalMs: number;
   logLevel: string;
   logFormat: 'text' | 'json';
+  /** Where the worker's logger writes: LOG_FD when the master reads the workers' output, else 2 (stderr). */
+  logFd?: number;
   /** listen() backlog the worker re-applies to the inherited socket (Node's listen({ fd }) always calls listen(2)); default 511. */
   backlog?: number;
   /**

@@ -14,8 +14,10 @@ import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { spawnWorker } from '../../master/spawn-worker.js';
-import { EXIT_FAILURE, EXIT_USAGE, printError } from '../format.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount } from '../../master/spawn-worker.js';
+import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
+import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
+import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
 type StartArgs = ConfigInput;
 
@@ -45,14 +47,25 @@ export const command: CommandModule<object, StartArgs> = {
       .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
       .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
+      .option('user', { type: 'string', describe: 'Run the workers as this user (name or uid), with its groups; the master stays root' })
+      .option('group', { type: 'string', describe: "Run the workers with this group (name or gid; default the user's)" })
+      .option('chdir', { type: 'string', describe: 'Folder the workers start in (default the current one)' })
+      .option('env', { type: 'string', array: true, describe: 'KEY=VALUE added to the workers\' environment; repeat for several' })
+      .option('node-args', {
+        type: 'string',
+        describe: 'Node flags for the workers, replacing the master\'s: --node-args="--max-old-space-size=512" (with =)',
+      })
       .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
       .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
       .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
       .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
       .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
-      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file') as unknown as Argv<StartArgs>,
+      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file')
+      .example('$0 start app.js -l unix:/run/app/scgi.sock --user app --socket-group www-data --socket-mode 0660', 'started as root: workers run as app') as unknown as Argv<StartArgs>,
   handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
     const code = await runStart(argv);
+    // Routed worker output and the master's lines may still be queued behind a slow reader (journald, a pipe).
+    await flushed([process.stdout, process.stderr], FLUSH_AT_EXIT_MS);
     process.exit(code); // the only exit of the master process
   },
 };
@@ -76,20 +89,36 @@ async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
 async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver: (event: SignalEvent) => void) => void): Promise<number> {
   let config: Config;
   let controlPath: string;
+  let identity: WorkerIdentity | null;
   try {
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
+    identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
   }
-  const log = createLogger({ name: 'master', level: config.logLevel, format: config.logFormat });
+  // One writer per output descriptor for the master's lines and the workers' (worker-output.ts): a line is never
+  // cut by another, even when the reader is slow and a write goes out in pieces.
+  const stdout = lineSink(process.stdout);
+  const stderr = lineSink(process.stderr);
+  const log = createLogger({ name: 'master', level: config.logLevel, format: config.logFormat, write: (line) => stderr.write(line) });
+  // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
+  const fail = (err: unknown): void =>
+    config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
+  const spawnWorker = createSpawnWorker({
+    identity,
+    chdir: config.chdir,
+    env: config.env,
+    nodeArgs: config.nodeArgs,
+    output: new WorkerOutput({ format: config.logFormat, stdout, stderr }),
+  });
 
   let listener: Listener;
   try {
     listener = await openListener(config);
   } catch (err) {
-    printError(err);
+    fail(err);
     return EXIT_FAILURE;
   }
 
@@ -99,7 +128,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     await control.listen();
   } catch (err) {
     listener.close();
-    printError(err);
+    fail(err);
     return EXIT_FAILURE;
   }
   master.start().then(
@@ -107,7 +136,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     (err: unknown) => {
       // A stop during start is not an error; an app that cannot load is (its stack was logged by the master).
       if (err instanceof SupervisorError && err.code === 'ERR_STOPPING') return;
-      printError(err);
+      fail(err);
     },
   );
 
@@ -123,11 +152,41 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'requestTimeout', 'maxConnections',
+    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];
   return input as ConfigInput;
+}
+
+const FLUSH_AT_EXIT_MS = 2000;
+
+function lineSink(stream: NodeJS.WriteStream): LineSink {
+  // EPIPE (a closed reader: `| head`, a stopped collector) must not kill the master; what it prints is lost then.
+  stream.on('error', () => undefined);
+  return {
+    write: (text) => stream.write(text),
+    onceDrain: (listener) => stream.once('drain', listener),
+  };
+}
+
+/** Resolves when nothing is left queued on the streams, or after `timeoutMs`. */
+function flushed(streams: NodeJS.WriteStream[], timeoutMs: number): Promise<void> {
+  const pending = streams.filter((s) => s.writableLength > 0 && !s.destroyed);
+  if (pending.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    let left = pending.length;
+    for (const s of pending) {
+      const done = () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      s.write('', done); // the callback runs once everything queued before it is written
+    }
+  });
 }
 
 function masterLog(log: Logger) {

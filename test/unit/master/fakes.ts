@@ -152,6 +152,11 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     maxConnections: 0,
     logLevel: 'info',
     logFormat: 'text',
+    user: null,
+    group: null,
+    chdir: null,
+    env: {},
+    nodeArgs: null,
     ...overrides,
   };
 }

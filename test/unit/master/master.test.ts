@@ -265,7 +265,7 @@ test('scale up and down, one worker at a time; TTIN/TTOU; bad counts refused', a
 
 test('stats: counters from the workers, cpu/memory sampled, the master line', async () => {
   const { spawner, master, tick, clock } = await started({ workers: 2 });
-  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1, timeouts: 0 });
+  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1, timeouts: 3 });
   tick(2500);
   const s = await master.stats();
   assert.deepEqual(
@@ -273,7 +273,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
     { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2 },
   );
   assert.deepEqual(s.workers[0], {
-    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
+    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
   assert.equal(clock.now() > 0, true);
 });
