@@ -3,6 +3,7 @@
 // Config (load.ts), nor the defaults (defaults.ts). docs/configuration.md and supervisor.example.yaml mirror this file.
 
 import { z } from 'zod';
+import { MAX_WORKERS } from '../stats-contract.js';
 
 const seconds = (max: number) => z.number().positive().max(max);
 const nullableString = z.string().min(1).nullable();
@@ -10,7 +11,7 @@ const nullableString = z.string().min(1).nullable();
 /** Values as they are after coercion (env/flag strings turned into numbers and booleans); keys are the YAML keys. */
 export const FileSchema = z.strictObject({
   app: z.string().min(1),
-  workers: z.union([z.int().min(1).max(1024), z.literal('auto')]),
+  workers: z.union([z.int().min(1).max(MAX_WORKERS), z.literal('auto')]),
   listen: z.string().min(1),
   // A string of octal digits ("0660"): YAML 1.2 reads an unquoted 0660 as the decimal 660 (LIBRARIES.md §1).
   'socket-mode': z.string().regex(/^(0o?)?[0-7]{1,4}$/i, 'expected octal digits like "0660"'),
@@ -18,7 +19,7 @@ export const FileSchema = z.strictObject({
   backlog: z.int().min(1).max(65535),
   'graceful-timeout': z.number().min(0).max(86400),
   'boot-timeout': seconds(86400),
-  'reload-surge': z.int().min(1).max(1024),
+  'reload-surge': z.int().min(1).max(MAX_WORKERS),
   'restart-backoff-min': seconds(3600),
   'restart-backoff-max': seconds(3600),
   'stats-interval': seconds(3600),
@@ -78,14 +79,14 @@ const spec = (name: OptionName, kind: OptionKind, expect: string, fromEnv = true
 
 export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('app', 'string', 'the path of the app module, e.g. app.js'),
-  spec('workers', 'int-or-auto', 'an integer from 1 to 1024, or "auto" (one per CPU)'),
+  spec('workers', 'int-or-auto', `an integer from 1 to ${MAX_WORKERS}, or "auto" (one per CPU)`),
   spec('listen', 'string', 'HOST:PORT (127.0.0.1:4000), [IPv6]:PORT, unix:/run/app.sock or fd:3'),
   spec('socket-mode', 'string', 'an octal mode as a quoted string, e.g. "0660"'),
   spec('socket-group', 'nullable-string', 'a group name or numeric gid, e.g. www-data'),
   spec('backlog', 'int', 'an integer from 1 to 65535'),
   spec('graceful-timeout', 'number', 'seconds from 0 to 86400, e.g. 30'),
   spec('boot-timeout', 'number', 'seconds above 0, e.g. 30'),
-  spec('reload-surge', 'int', 'an integer from 1 to 1024'),
+  spec('reload-surge', 'int', `an integer from 1 to ${MAX_WORKERS}`),
   spec('restart-backoff-min', 'number', 'seconds above 0, e.g. 0.1'),
   spec('restart-backoff-max', 'number', 'seconds above 0, at least restart-backoff-min, e.g. 10'),
   spec('stats-interval', 'number', 'seconds above 0, e.g. 1'),

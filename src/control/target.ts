@@ -1,40 +1,7 @@
 // What the control socket needs from the thing it controls. The Master satisfies it structurally
-// (control/ never imports master/); the CLI composes the two. Field names are the public JSON of `stats --json`.
+// (control/ never imports master/); the CLI composes the two. The JSON shapes live in ../stats-contract.ts.
 
-export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
-export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped';
-
-export interface WorkerStats {
-  id: number;
-  pid: number | null;
-  state: WorkerStatsState;
-  generation: number;
-  uptime: number; // seconds
-  requests: number;
-  inflight: number;
-  /** Requests cut by --request-timeout (cumulative, this process). */
-  timeouts: number;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
-  cpu: number | null; // percent of one core (pidusage)
-  memory: number | null; // RSS bytes
-}
-
-export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
-  workers: WorkerStats[];
-}
-
-export interface ReloadResult {
-  generation: number;
-  durationMs: number;
-  workers: number;
-}
-
-export interface ScaleResult {
-  from: number;
-  to: number;
-}
+import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 
 export interface ControlTarget {
   /** Rolling reload; resolves when every new worker is ready and every old one has exited.

@@ -12,11 +12,12 @@ import { failureError } from './failures.js';
 import { Lifecycle } from './lifecycle.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
-import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js';
+import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from './worker-table.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type ReloadResult, type ScaleResult, type SlotRecord, type StatsSnapshot, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type UsageSampler } from './stats.js';
+import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 
 export type MasterLog = TableLog;
 
@@ -239,7 +240,6 @@ export class Master {
         throw new Error(`unknown exit decision ${JSON.stringify(never)}`);
       }
     }
-    this.table.forgetIfRetired(h.id, this.life.target);
   }
 
   private reconcile(): void {
@@ -258,6 +258,7 @@ export class Master {
         slots: this.table.slots,
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
+        forceStop: this.life.forceStop,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
@@ -273,6 +274,8 @@ export class Master {
         return this.table.drain(action.pid, action.reason);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
+      case 'forget':
+        return this.table.forget(action.id);
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':

@@ -1,43 +1,10 @@
 // The `stats` snapshot: counters the workers report in their periodic `stats` IPC messages (never one message per
-// request), plus cpu/memory sampled with pidusage only when someone asks. The types mirror control/target.ts
-// field for field (master/ may not import control/; the CLI's composition checks they still match).
+// request), plus cpu/memory sampled with pidusage. The JSON types are the shared contract, ../stats-contract.ts.
 
 import pidusage from 'pidusage';
-import type { LastExit, WorkerHandle } from './worker-handle.js';
-
-export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped';
-export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
-
-export interface WorkerStats {
-  id: number;
-  pid: number | null;
-  state: WorkerStatsState;
-  generation: number;
-  uptime: number;
-  requests: number;
-  inflight: number;
-  timeouts: number;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
-  cpu: number | null;
-  memory: number | null;
-}
-
-export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
-  workers: WorkerStats[];
-}
-
-export interface ReloadResult {
-  generation: number;
-  durationMs: number;
-  workers: number;
-}
-
-export interface ScaleResult {
-  from: number;
-  to: number;
-}
+import type { WorkerStats } from '../stats-contract.js';
+import type { WorkerHandle } from './worker-handle.js';
+import type { SlotRecord } from './worker-table.js';
 
 export interface Usage {
   cpu: number;
@@ -73,16 +40,6 @@ export const sampleUsage: UsageSampler = async (pids) => {
 /** Rounds seconds for people and JSON alike. */
 export function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
-}
-
-/** What the master remembers per slot across its workers. */
-export interface SlotRecord {
-  restarts: number;
-  /** Consecutive short-lived exits (drives the backoff). */
-  failures: number;
-  backoffUntil: number | null;
-  lastExit: LastExit | null;
-  generation: number;
 }
 
 /** One row per worker process (starting, ready, draining) plus one per slot waiting out a backoff. */

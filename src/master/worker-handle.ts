@@ -7,7 +7,7 @@
 //                         ready ─────────────────────▶ exited (crash)
 
 import { InternalError } from '../errors.js';
-import type { ExitReason } from './stats.js';
+import type { ExitReason } from '../stats-contract.js';
 import type { SerializedError } from '../worker/messages.js';
 import type { WorkerProcess } from './spawn-worker.js';
 

@@ -6,8 +6,18 @@ import type { Config } from '../config/config.js';
 import type { WorkerToMaster } from '../worker/messages.js';
 import type { Clock } from './clock.js';
 import type { SpawnWorker } from './spawn-worker.js';
-import type { ExitReason, SlotRecord } from './stats.js';
-import { WorkerHandle, type KillCause } from './worker-handle.js';
+import type { ExitReason } from '../stats-contract.js';
+import { WorkerHandle, type KillCause, type LastExit } from './worker-handle.js';
+
+/** What the master remembers per slot across its workers. */
+export interface SlotRecord {
+  restarts: number;
+  /** Consecutive short-lived exits (drives the backoff). */
+  failures: number;
+  backoffUntil: number | null;
+  lastExit: LastExit | null;
+  generation: number;
+}
 
 export interface TableLog {
   debug(msg: string): void;
@@ -58,8 +68,9 @@ export class WorkerTable {
   }
 
   /** A slot retired by scale-down is forgotten once nothing runs in it. */
-  forgetIfRetired(id: number, target: number): void {
-    if (id > target && ![...this.workers.values()].some((w) => w.id === id)) this.slots.delete(id);
+  /** Drops a retired slot's record (pool.ts decides when: above the target, no process left). */
+  forget(id: number): void {
+    this.slots.delete(id);
   }
 
   /** Live means not draining: what serves (or will) in the current pool. */
@@ -122,19 +133,6 @@ export class WorkerTable {
     if (cause === 'boot-timeout') this.o.log.warn(`${h.label} not ready after ${waited}s (boot timeout), killing`);
     else if (cause === 'drain-timeout') this.o.log.warn(`${h.label} still draining after ${waited}s (graceful timeout), killing`);
     h.process.kill('SIGKILL');
-  }
-
-  /** The second stop request: SIGKILL everything not already being killed. Returns how many. */
-  killAll(): number {
-    const left = [...this.workers.values()].filter((h) => h.killedFor === null);
-    for (const h of left) {
-      if (h.state !== 'draining') {
-        h.transition('draining', this.o.clock.now());
-        h.drainReason = 'stopped';
-      }
-      this.kill(h.pid, 'stop-now');
-    }
-    return left.length;
   }
 
   /** Records a worker's message; returns the handle that just became ready, if one did. */

@@ -15,7 +15,7 @@ import { startSupervisor } from '../helpers/supervisor.js';
 import { httpRequest } from '../helpers/frontends/http-client.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { pollFor, runCli } from '../integration/control-helpers.js';
-import type { StatsSnapshot } from '../../src/control/target.js';
+import type { StatsSnapshot } from '../../src/stats-contract.js';
 
 const TIMEOUT_S = 1;
 /** The bound the issue sets: the 504 arrives within the timeout plus one second. */

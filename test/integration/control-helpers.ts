@@ -10,7 +10,7 @@ import { APPS, CLI } from '../helpers/paths.js';
 import { exchange, listenArg, parseResponse, request, type Target } from '../helpers/scgi-raw.js';
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { freePort, isAlive, signalPid } from '../helpers/frontends/process-utils.js';
-import type { StatsSnapshot } from '../../src/control/target.js';
+import type { StatsSnapshot } from '../../src/stats-contract.js';
 
 export { isAlive };
 

@@ -14,8 +14,8 @@ import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { createSpawnWorker, hasSetpriv, lookupAccount } from '../../master/spawn-worker.js';
-import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN } from '../../master/spawn-worker.js';
+import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
@@ -94,6 +94,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
     identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
+    checkWorkerAccess(identity, { app: config.app, chdir: config.chdir, workerMain: WORKER_MAIN }, testAs);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
@@ -106,13 +107,8 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
   const fail = (err: unknown): void =>
     config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
-  const spawnWorker = createSpawnWorker({
-    identity,
-    chdir: config.chdir,
-    env: config.env,
-    nodeArgs: config.nodeArgs,
-    output: new WorkerOutput({ format: config.logFormat, stdout, stderr }),
-  });
+  const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
+  const spawnWorker = createSpawnWorker({ identity, chdir: config.chdir, env: config.env, nodeArgs: config.nodeArgs, output });
 
   let listener: Listener;
   try {
@@ -144,6 +140,8 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 
   const code = await master.done;
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
+  // The workers have exited; what they wrote last may still be in their pipes.
+  await output.closed(OUTPUT_CLOSE_WAIT_MS);
   return code;
 }
 
@@ -160,6 +158,7 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
 }
 
 const FLUSH_AT_EXIT_MS = 2000;
+const OUTPUT_CLOSE_WAIT_MS = 1000;
 
 function lineSink(stream: NodeJS.WriteStream): LineSink {
   // EPIPE (a closed reader: `| head`, a stopped collector) must not kill the master; what it prints is lost then.

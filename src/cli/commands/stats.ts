@@ -4,7 +4,7 @@
 import Table from 'cli-table3';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { controlRequest } from '../../control/client.js';
-import type { StatsSnapshot, WorkerStats } from '../../control/target.js';
+import type { StatsSnapshot, WorkerStats } from '../../stats-contract.js';
 import { controlPathFor, runVerb, withControlOptions, type ControlArgs } from '../control-options.js';
 
 type StatsArgs = ControlArgs & { json?: boolean };

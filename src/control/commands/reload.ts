@@ -6,7 +6,8 @@
 //         ← {"id":1,"ok":true,"result":{"generation":3,"durationMs":2140,"workers":8}}
 //         ← {"id":1,"ok":false,"error":{"code":"ERR_RELOAD_IN_PROGRESS"|"ERR_RELOAD_FAILED"|"ERR_STOPPING",…}}
 
-import type { ControlTarget, ReloadResult } from '../target.js';
+import type { ControlTarget } from '../target.js';
+import type { ReloadResult } from '../../stats-contract.js';
 import { rejectUnknownArgs } from './args.js';
 
 export const name = 'reload';

@@ -7,12 +7,13 @@
 //         ← {"id":1,"ok":false,"error":{"code":"ERR_CONTROL_BAD_ARGS",…}}   (not an integer in 1..MAX_WORKERS)
 
 import { ControlError } from '../../errors.js';
-import type { ControlTarget, ScaleResult } from '../target.js';
+import { MAX_WORKERS } from '../../stats-contract.js';
+import type { ControlTarget } from '../target.js';
+import type { ScaleResult } from '../../stats-contract.js';
 import { rejectUnknownArgs } from './args.js';
 
 export const name = 'scale';
 /** A guard against typos (`scale 40000`), not a tuning limit. */
-export const MAX_WORKERS = 1024;
 
 export interface ScaleArgs {
   workers: number;

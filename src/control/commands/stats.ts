@@ -8,7 +8,8 @@
 //              "generation":1,"uptime":73.1,"requests":1200,"inflight":0,"restarts":0,"lastExit":null,
 //              "cpu":0.4,"memory":52428800},…]}}
 
-import type { ControlTarget, StatsSnapshot } from '../target.js';
+import type { ControlTarget } from '../target.js';
+import type { StatsSnapshot } from '../../stats-contract.js';
 import { rejectUnknownArgs } from './args.js';
 
 export const name = 'stats';

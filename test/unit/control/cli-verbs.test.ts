@@ -13,7 +13,7 @@ import { controlPathFor, exitCodeFor } from '../../../src/cli/control-options.js
 import { EXIT_BUSY, EXIT_FAILURE, EXIT_NOT_RUNNING, EXIT_USAGE } from '../../../src/cli/format.js';
 import { resolveControlPath } from '../../../src/control/paths.js';
 import { ConfigError, ControlError, SupervisorError } from '../../../src/errors.js';
-import type { StatsSnapshot } from '../../../src/control/target.js';
+import type { StatsSnapshot } from '../../../src/stats-contract.js';
 
 test('formatUptime', () => {
   assert.deepEqual(

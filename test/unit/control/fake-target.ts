@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../../../src/control/server.js';
 import { FrameDecoder, MAX_RESPONSE_FRAME_BYTES } from '../../../src/control/protocol.js';
-import type { ControlTarget, StatsSnapshot } from '../../../src/control/target.js';
+import type { ControlTarget } from '../../../src/control/target.js';
+import type { StatsSnapshot } from '../../../src/stats-contract.js';
 import { SupervisorError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 

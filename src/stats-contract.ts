@@ -1,0 +1,43 @@
+// The public contract of `stats --json` (and of reload/scale results): one set of types that master/ fills, control/
+// serves and cli/ formats, so each may import it like errors.ts. Also the one MAX_WORKERS every layer checks against.
+// Not the sampling or the rows (master/stats.ts), nor the rendering (cli/format.ts).
+
+/** The largest pool `workers`, `scale` and SIGTTIN accept. */
+export const MAX_WORKERS = 1024;
+
+export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
+
+/** Why a worker's process ended: planned (reload, recycled, stopped) or not (crash, worker-timeout). */
+export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped' | 'worker-timeout';
+
+export interface WorkerStats {
+  id: number;
+  pid: number | null;
+  state: WorkerStatsState;
+  generation: number;
+  uptime: number; // seconds
+  requests: number;
+  inflight: number;
+  /** Requests cut by --request-timeout (cumulative, this worker process). */
+  timeouts: number;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
+  cpu: number | null; // percent of one core (pidusage)
+  memory: number | null; // RSS bytes
+}
+
+export interface StatsSnapshot {
+  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
+  workers: WorkerStats[];
+}
+
+export interface ReloadResult {
+  generation: number;
+  durationMs: number;
+  workers: number;
+}
+
+export interface ScaleResult {
+  from: number;
+  to: number;
+}
