@@ -156,6 +156,7 @@ export class WorkerTable {
         h.requests = message.requests;
         h.inflight = message.inflight;
         h.timeouts = message.timeouts ?? 0; // a worker of an older build does not send it
+        if (message.counts) h.counts = message.counts;
         return null;
       case 'listener-wanted': {
         // max-connections: the worker closed its listening descriptor at its cap and wants a fresh one. Never to a

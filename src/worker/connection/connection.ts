@@ -28,6 +28,8 @@ export interface ServeOptions {
   log: Logger;
   /** Requests (header complete, response not ended) at which the worker stops accepting; 0 or absent: no cap. */
   maxConnections?: number;
+  /** Upper bounds (s) of the duration histogram, ascending (main.ts passes messages.ts DURATION_BOUNDS_S); none: one bucket. */
+  durationBoundsS?: readonly number[];
 }
 
 /** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
@@ -43,6 +45,8 @@ export interface ConnectionOwner {
   started(c: Connection): void;
   /** A request is over (answered, failed, aborted, timed out): inflight - 1, requests + 1. */
   ended(): void;
+  /** A request is over: its status (0: no response sent) and its duration from the handler's start. */
+  count(status: number, seconds: number): void;
   closed(c: Connection): void;
 }
 
@@ -69,6 +73,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private counted = false;
   /** The request timeout cut this request: what the app does afterwards is logged at debug only. */
   private timedOut = false;
+  /** performance.now() when the app was handed the request (the histogram measures from here). */
+  private startedAt = 0;
 
   constructor(
     private readonly set: ConnectionOwner,
@@ -149,7 +155,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     if (exchange !== null) {
       if (!this.responded) {
         this.responded = true;
-        this.release();
+        this.release(0); // counted as aborted: no complete response went out
         exchange.abort(abortedError());
       }
       exchange.socketClosed();
@@ -174,6 +180,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     if (timeouts.requestTimeoutMs > 0) this.requestDeadline = Date.now() + timeouts.requestTimeoutMs;
     this.set.started(this);
     this.counted = true;
+    this.startedAt = performance.now();
     let exchange: Exchange;
     try {
       exchange = this.set.options.startExchange(this, head);
@@ -232,7 +239,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   responseFinished(complete: boolean): void {
     if (this.responded) return;
     this.responded = true;
-    this.release();
+    this.release(this.exchange === null ? 0 : this.exchange.status());
     if (!complete) {
       this.set.warnings.warn(
         { method: this.head?.method, uri: this.head?.uri },
@@ -257,8 +264,9 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     // Already over, or a throw after res.end(): the answer is complete (its 'finish' drains), only the log remains.
     if (this.responded || this.state === 'closed' || (exchange !== null && exchange.responseEnded())) return;
     this.responded = true;
-    this.release();
-    if (exchange !== null && exchange.headWritten()) {
+    const sent = exchange !== null && exchange.headWritten();
+    this.release(sent ? exchange.status() : 500);
+    if (sent) {
       // Bytes of a response may be out already: only a reset tells the front end it is broken (case 33).
       this.reset();
       return;
@@ -345,8 +353,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     );
     this.responded = true;
     this.timedOut = true;
-    this.release();
     const headWritten = exchange.headWritten();
+    this.release(headWritten ? 0 : 504); // a reset response counts as aborted, like any response cut short
     exchange.expire(abortedError());
     if (headWritten) {
       this.reset(); // bytes are out: only a reset tells the front end the response is broken (case 33)
@@ -413,10 +421,11 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
   }
 
-  private release(): void {
+  private release(status: number): void {
     if (!this.counted) return;
     this.counted = false;
     this.set.ended();
+    this.set.count(status, (performance.now() - this.startedAt) / 1000);
   }
 
   private peer(): string {

@@ -25,6 +25,15 @@ export interface AcceptControl {
  */
 const ACCEPT_GRACE_MS = 100;
 
+/** What the stats message carries (structurally worker/messages.ts RequestCounts, which a room may not import). */
+export interface RequestCounters {
+  /** Index 0: aborted (no response sent); 1..5: responses 1xx..5xx. */
+  codes: number[];
+  /** Per histogram bucket, not cumulative; the last is above the last bound. */
+  buckets: number[];
+  durationSeconds: number;
+}
+
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
 export class ConnectionSet implements ConnectionOwner {
   /**
@@ -39,6 +48,9 @@ export class ConnectionSet implements ConnectionOwner {
   inflight = 0;
   /** Requests cut by the request timeout (connection.ts requestTimedOut). */
   timeouts = 0;
+  /** By status class and duration bucket, sent with every stats message (never a message per request). */
+  readonly counts: RequestCounters;
+  private readonly bounds: readonly number[];
   readonly warnings: WarnLimiter;
   missingScgiWarned = false;
   /** Called each time the last open connection closes (main.ts waits for it while draining). */
@@ -58,6 +70,8 @@ export class ConnectionSet implements ConnectionOwner {
 
   constructor(readonly options: ServeOptions) {
     this.warnings = new WarnLimiter(options.log);
+    this.bounds = options.durationBoundsS ?? [];
+    this.counts = { codes: [0, 0, 0, 0, 0, 0], buckets: this.bounds.map(() => 0).concat(0), durationSeconds: 0 };
     const t = options.timeouts;
     const shortest = Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.drainTimeoutMs, t.requestTimeoutMs > 0 ? t.requestTimeoutMs : Infinity);
     const tickMs = Math.max(20, Math.min(1000, Math.floor(shortest / 4)));
@@ -89,6 +103,17 @@ export class ConnectionSet implements ConnectionOwner {
     socket.start(c);
     if (this.cap !== Infinity) this.admitted(c);
   };
+
+  /** One request is over: status 0 when no response was sent. A few increments and a scan of 14 bounds. */
+  count(status: number, seconds: number): void {
+    const counts = this.counts;
+    counts.codes[status >= 100 && status < 600 ? (status / 100) | 0 : 0]++;
+    counts.durationSeconds += seconds;
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    counts.buckets[i]!++;
+  }
 
   /** How many connections are open. */
   get open(): number {
