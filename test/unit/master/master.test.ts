@@ -383,3 +383,22 @@ test('a new worker that fails to load after the canary ends the reload (no endle
   tick(60_000);
   assert.deepEqual(spawner.alive.map((w) => [w.options.workerId, w.options.generation]).sort(), [[1, 2], [2, 1]]);
 });
+
+test('max-connections: a ready worker that asks for the listening socket gets it; a draining one does not', async () => {
+  const { spawner, listener, master, tick } = await started({ workers: 1, maxConnections: 1 });
+  const w = spawner.alive[0]!;
+  assert.equal(w.options.maxConnections, 1);
+  w.emit({ type: 'listener-wanted' });
+  tick();
+  assert.deepEqual(w.sent, [{ type: 'listener' }]);
+  assert.equal(w.handles[0], listener.socketHandle);
+  void master.reload();
+  tick();
+  for (const n of spawner.alive) if (n !== w) n.ready();
+  tick();
+  assert.ok(w.sent.some((m) => m.type === 'drain'), 'the old worker was told to drain');
+  const before = w.sent.length;
+  w.emit({ type: 'listener-wanted' }); // a request that crossed the drain
+  tick();
+  assert.equal(w.sent.length, before, 'nothing sent to a draining worker');
+});
