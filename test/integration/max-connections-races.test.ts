@@ -2,7 +2,8 @@
 // /slow?ms=N after N ms without blocking): a second request waits in the backlog while the first holds the worker
 // (nothing accepted and dropped); a reload while the worker is paused at its cap finishes the first request in the
 // draining worker and serves the queued one in the new worker; a worker paused when its master is SIGKILLed
-// finishes its request and exits anyway.
+// finishes its request and exits anyway; a peer that connects and sends nothing holds no place for long (no
+// slowloris lever: the header timeout is 10 s, the worker accepts again within about 100 ms).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startSupervisor } from '../helpers/supervisor.js';
 import { isAlive, signalPid, waitFor } from '../helpers/frontends/process-utils.js';
 import { get, runCli } from './control-helpers.js';
-import type { Target } from '../helpers/scgi-raw.js';
+import { connectTo, type Target } from '../helpers/scgi-raw.js';
 
 async function start(t: Parameters<typeof startSupervisor>[0]['t']) {
   const dir = await mkdtemp(join(tmpdir(), 'scgi-maxconn-'));
@@ -56,4 +57,17 @@ test('max-connections 1: a worker paused at its cap when the master is SIGKILLed
   signalPid(sv.pid, 'SIGKILL');
   assert.deepEqual(await first, { status: 200, body: 'slow 1500\n' });
   await waitFor('the orphaned worker to exit', () => !isAlive(workerPid!), { timeoutMs: 5000 });
+});
+
+test('max-connections 1: a connection that sends nothing does not stop the worker accepting for long', async (t) => {
+  const { target } = await start(t);
+  const idle = connectTo(target);
+  t.after(() => idle.destroy());
+  await new Promise((resolve) => idle.once('connect', resolve));
+  await sleep(50); // accepted by the only worker, which paused at its cap
+  const started = Date.now();
+  const r = await get(target, '/slow?ms=1');
+  assert.equal(r.status, 200, r.body);
+  // Counted for its first 100 ms only (serve.ts ACCEPT_GRACE_MS), not until its 10 s header timeout.
+  assert.ok(Date.now() - started < 1000, `answered after ${Date.now() - started} ms`);
 });
