@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'ERR_CONFIG_INVALID'
   | 'ERR_CONFIG_FILE'
   | 'ERR_CONFIG_PRIVILEGE' // --user/--group asked of a master that is not root
+  | 'ERR_CONFIG_CONFLICT' // two sources that cannot both hold: listen set while systemd passed sockets (LISTEN_FDS)
   // control socket and its commands
   | 'ERR_CONTROL_NOT_RUNNING'
   | 'ERR_CONTROL_BAD_FRAME'

@@ -33,6 +33,8 @@ export interface Config {
   name: string | null;
   /** Explicit control socket path, or null for the derived default. */
   control: string | null;
+  /** --control-group: a group name or gid whose members may use the control socket (0660); null = owner only (0600). */
+  controlGroup: string | null;
   limits: ProtocolLimits;
   /** timeouts.requestTimeoutMs is the request timeout (0: none). */
   timeouts: ProtocolTimeouts;

@@ -21,6 +21,7 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'metrics-listen': null, // off: Prometheus metrics are served only where asked for
   name: null,
   control: null,
+  'control-group': null,
   'log-level': 'info',
   'log-format': 'text',
   'max-header-bytes': DEFAULT_LIMITS.maxHeaderBytes,

@@ -123,8 +123,11 @@ class WorkerProcess {
       this.log.error({ err }, 'listening socket error');
     });
     // Node's listen({ fd }) wraps the inherited socket and calls listen(2) again, which is harmless on a socket
-    // the master already listens on. Closing this server later closes only our copy of the descriptor.
-    server.listen({ fd: LISTEN_FD, backlog: options.backlog ?? 511 }, () => {
+    // the master already listens on, but replaces its backlog: hence the master's (or systemd's) value. Node reads
+    // the backlog of an fd listen from the ARGUMENTS only (options.backlog is ignored there, net.js
+    // backlogFromArgs): passed as the second argument, or every worker would shrink the queue to 511.
+    // Closing this server later closes only our copy of the descriptor.
+    server.listen({ fd: LISTEN_FD }, options.backlog ?? 511, () => {
       if (this.state !== 'loading') return;
       this.serveOnHandles(server, connections);
       this.accepting = server;

@@ -11,7 +11,8 @@ import { resolveControlPath } from '../../control/paths.js';
 import { ControlServer } from '../../control/server.js';
 import { startMetricsServer, type MetricsServer } from '../../control/metrics-server.js';
 import { listenQueueReader } from '../../master/listen-queue.js';
-import { SupervisorError } from '../../errors.js';
+import { controlGroupId } from '../../control/socket-file.js';
+import { ConfigError, SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
@@ -41,6 +42,7 @@ export const command: CommandModule<object, StartArgs> = {
       .option('reload-surge', { type: 'number', describe: 'New workers a reload may start at once (default 1)' })
       .option('name', { type: 'string', describe: 'Instance name: keys the control socket path' })
       .option('control', { type: 'string', describe: 'Control socket path (default derived from --name or --listen)' })
+      .option('control-group', { type: 'string', describe: 'Group (name or gid) whose members may run reload, stats, scale, stop (socket 0660)' })
       .option('config', { type: 'string', describe: 'YAML config file (flags win over it)' })
       .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
       .option('log-format', { type: 'string', describe: 'text or json (default text)' })
@@ -94,11 +96,18 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   let config: Config;
   let controlPath: string;
   let identity: WorkerIdentity | null;
+  let controlGroup: number | null;
   try {
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
     identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
     checkWorkerAccess(identity, { app: config.app, chdir: config.chdir, workerMain: WORKER_MAIN }, testAs);
+    controlGroup = config.controlGroup === null ? null : controlGroupId(config.controlGroup);
+    if (controlGroup === null && config.controlGroup !== null) {
+      throw new ConfigError('control-group', `unknown group ${JSON.stringify(config.controlGroup)} for --control-group`, {
+        hint: 'give a group from /etc/group or a numeric gid (groups from LDAP/NSS: use the gid)',
+      });
+    }
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
@@ -121,10 +130,15 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     fail(err);
     return EXIT_FAILURE;
   }
+  if (config.listen.kind === 'fd') {
+    // The inherited socket keeps its own backlog (systemd's Backlog=): workers re-listen with it, not with ours.
+    if (listener.backlog !== undefined) config = Object.freeze({ ...config, backlog: listener.backlog });
+    else log.warn(`cannot read the backlog of ${listener.address} (is ss installed?); workers re-listen it with --backlog ${config.backlog}`);
+  }
 
   const readListenQueue = listenQueueReader(listener.fd, config.listen.kind, config.backlog);
   const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion(), readListenQueue });
-  const control = new ControlServer(master, { path: controlPath, log });
+  const control = new ControlServer(master, { path: controlPath, log, group: controlGroup });
   let metrics: MetricsServer | null = null;
   try {
     await control.listen();
@@ -164,7 +178,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
-    'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
+    'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
     'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};

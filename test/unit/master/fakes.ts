@@ -156,6 +156,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     metricsListen: null,
     name: null,
     control: null,
+    controlGroup: null,
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
     maxConnections: 0,
