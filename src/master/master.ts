@@ -26,7 +26,7 @@ export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -91,6 +91,7 @@ export class Master {
       clock: this.clock,
       log: options.log,
       notify: (event) => this.enqueue(event),
+      listenHandle: () => options.listener.handle?.() ?? null,
     });
     this.log = options.log;
     this.sample = options.sampleUsage ?? sampleUsage;
