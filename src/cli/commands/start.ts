@@ -120,6 +120,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
   const fail = (err: unknown): void =>
     config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
+  if (process.pid === 1) {
+    // As a container's first process we reap our own workers, but Node cannot wait for descendants it did not
+    // spawn (an app's own children, orphaned to us): they would stay zombies. docs/containers.md: run with an init.
+    log.warn('running as PID 1: orphaned descendants of the app cannot be reaped here; run under an init (docker run --init, tini, dumb-init)');
+  }
   const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
   const spawnWorker = createSpawnWorker({ identity, chdir: config.chdir, env: config.env, nodeArgs: config.nodeArgs, output });
 
