@@ -17,9 +17,10 @@ const REQUIRED = [
   ['/usr/bin/wrk', 'wrk'],
   ['/usr/bin/setpriv', 'util-linux'], // workers' --user/--group (essential on Debian; installed if a slim image lacks it)
   ['/usr/bin/systemd-socket-activate', 'systemd'], // socket activation test; systemd-analyze verify of the units
-  ['/usr/bin/ss', 'iproute2'], // the master reads an inherited socket's backlog with it; tests check listeners
   ['/usr/bin/python3', 'python3'], // the NOTIFY_SOCKET receiver and the socket holder in the systemd tests
   ['/usr/bin/cc', 'gcc'], // builds build/sd_notify.node (scripts/build-native.mjs)
+  ['/usr/bin/promtool', 'prometheus'], // observe-metrics.test.ts: promtool check metrics/rules/config, a real scrape
+  ['/usr/bin/ss', 'iproute2'], // the Unix socket's listen queue (master/listen-queue.ts); an inherited socket's backlog
 ];
 
 function ensureFrontEnds() {

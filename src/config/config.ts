@@ -27,6 +27,8 @@ export interface Config {
   restartBackoffMinMs: number;
   restartBackoffMaxMs: number;
   statsIntervalMs: number;
+  /** Where GET /metrics is served (control/metrics-server.ts), or null: off. */
+  metricsListen: ListenAddress | null;
   /** Optional instance name: keys the default control socket path (control/paths.ts). */
   name: string | null;
   /** Explicit control socket path, or null for the derived default. */

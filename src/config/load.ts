@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, isErrnoException } from '../errors.js';
 import { DEFAULT_TIMEOUTS } from '../protocol/limits.js';
-import type { Config, LogFormat } from './config.js';
+import type { Config, ListenAddress, LogFormat } from './config.js';
 import { DEFAULTS, defaultWorkers } from './defaults.js';
 import { parseListenAddress } from './listen-address.js';
 import { activationListen, inheritedSockets } from './socket-activation.js';
@@ -43,6 +43,8 @@ export interface ConfigInput {
   restartBackoffMin?: number | string;
   restartBackoffMax?: number | string;
   statsInterval?: number | string;
+  /** HOST:PORT, :PORT or unix:PATH for GET /metrics (docs/metrics.md); off unless given. */
+  metricsListen?: string;
   user?: string | number;
   group?: string | number;
   chdir?: string;
@@ -239,6 +241,17 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
 
   const workers = value('workers');
   const control = value('control');
+  const metricsText = value('metrics-listen');
+  let metricsListen: ListenAddress | null = null;
+  if (metricsText !== null) {
+    try {
+      metricsListen = parseListenAddress(metricsText, base('metrics-listen'), 'metrics-listen');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError('metrics-listen', `${origin('metrics-listen')}: ${err.message}`, { hint: err.hint, cause: err });
+    }
+    if (metricsListen.kind === 'fd') fail('metrics-listen', 'metrics-listen cannot be an inherited fd', 'write HOST:PORT, :PORT or unix:PATH');
+  }
   const chdir = value('chdir') === null ? null : resolve(base('chdir'), value('chdir')!);
   if (chdir !== null) checkFolder(chdir, () => origin('chdir'));
   const nodeArgs = value('node-args');
@@ -255,6 +268,7 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
     restartBackoffMinMs: ms(backoffMin),
     restartBackoffMaxMs: ms(backoffMax),
     statsIntervalMs: ms(value('stats-interval')),
+    metricsListen: metricsListen === null ? null : Object.freeze(metricsListen),
     name: value('name'),
     control: control === null ? null : resolve(base('control'), control),
     controlGroup: value('control-group'),

@@ -24,6 +24,7 @@ import * as reload from './commands/reload.js';
 import * as stats from './commands/stats.js';
 import * as scale from './commands/scale.js';
 import * as stop from './commands/stop.js';
+import * as metrics from './commands/metrics.js';
 
 interface CommandModule {
   name: string;
@@ -32,7 +33,7 @@ interface CommandModule {
 }
 
 const COMMANDS: ReadonlyMap<string, CommandModule> = new Map(
-  ([reload, stats, scale, stop] as CommandModule[]).map((c) => [c.name, c]),
+  ([reload, stats, scale, stop, metrics] as CommandModule[]).map((c) => [c.name, c]),
 );
 
 export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;

@@ -9,6 +9,8 @@ import type { SlotRecord } from './worker-table.js';
 export interface Usage {
   cpu: number;
   memory: number;
+  /** CPU time (user + system) since the process started, seconds. */
+  cpuSeconds: number;
 }
 
 /** pid → usage; a pid that vanished meanwhile is simply missing. */
@@ -17,8 +19,8 @@ export type UsageSampler = (pids: number[]) => Promise<Map<number, Usage>>;
 export const sampleUsage: UsageSampler = async (pids) => {
   const out = new Map<number, Usage>();
   if (pids.length === 0) return out;
-  const put = (pid: number, s: { cpu: number; memory: number } | undefined) => {
-    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory });
+  const put = (pid: number, s: { cpu: number; memory: number; ctime: number } | undefined) => {
+    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory, cpuSeconds: s.ctime / 1000 });
   };
   try {
     const all = await pidusage(pids);

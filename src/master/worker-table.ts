@@ -152,6 +152,7 @@ export class WorkerTable {
       case 'stats':
         h.requests = message.requests;
         h.inflight = message.inflight;
+        if (message.counts) h.counts = message.counts;
         return null;
       case 'draining':
         h.inflight = message.inflight;

@@ -9,6 +9,8 @@ import { loadConfig, type ConfigInput } from '../../config/load.js';
 import type { Config } from '../../config/config.js';
 import { resolveControlPath } from '../../control/paths.js';
 import { ControlServer } from '../../control/server.js';
+import { startMetricsServer, type MetricsServer } from '../../control/metrics-server.js';
+import { listenQueueReader } from '../../master/listen-queue.js';
 import { controlGroupId } from '../../control/socket-file.js';
 import { ConfigError, SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
@@ -50,6 +52,8 @@ export const command: CommandModule<object, StartArgs> = {
       .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
       .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
+      .option('stats-interval', { type: 'number', describe: 'Seconds between workers\' reports and the CPU/memory/listen-queue sample (default 1)' })
+      .option('metrics-listen', { type: 'string', describe: 'Serve Prometheus GET /metrics on HOST:PORT, :PORT (loopback) or unix:PATH (default off)' })
       .option('user', { type: 'string', describe: 'Run the workers as this user (name or uid), with its groups; the master stays root' })
       .option('group', { type: 'string', describe: "Run the workers with this group (name or gid; default the user's)" })
       .option('chdir', { type: 'string', describe: 'Folder the workers start in (default the current one)' })
@@ -139,13 +143,23 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     spawnWorker,
     log: masterLog(log),
     version: packageVersion(),
+    readListenQueue: listenQueueReader(listener.fd, config.listen.kind, config.backlog),
     ...(notifier ? { observe: notifier.observe } : {}),
   });
   const control = new ControlServer(master, { path: controlPath, log, group: controlGroup });
+  let metrics: MetricsServer | null = null;
   try {
     await control.listen();
+    if (config.metricsListen !== null) {
+      const at = config.metricsListen;
+      if (at.kind === 'fd') throw new Error('unreachable: config/load.ts refuses fd: for metrics-listen');
+      metrics = await startMetricsServer(master, at, log);
+      // test/integration/metrics*.test.ts reads the address (port 0 → the real port) from this line.
+      log.info(`metrics on http://${metrics.address.startsWith('unix:') ? `${metrics.address} ` : metrics.address}/metrics`);
+    }
   } catch (err) {
     listener.close();
+    await control.close().catch(() => undefined);
     fail(err);
     return EXIT_FAILURE;
   }
@@ -162,6 +176,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 
   const code = await master.done;
   notifier?.close();
+  await metrics?.close();
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   // The workers have exited; what they wrote last may still be in their pipes.
   await output.closed(OUTPUT_CLOSE_WAIT_MS);
@@ -173,7 +188,7 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs',
+    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];

@@ -145,6 +145,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     restartBackoffMinMs: 100,
     restartBackoffMaxMs: 1600,
     statsIntervalMs: 1000,
+    metricsListen: null,
     name: null,
     control: null,
     controlGroup: null,
