@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths.js';
@@ -57,6 +57,13 @@ test('NOTIFY_SOCKET: READY after N ready, STATUS, RELOADING/READY around a reloa
   assert.match(got()[readyAt]!.msg, new RegExp(`STATUS=${WORKERS}/${WORKERS} workers ready, generation 1`));
   const before = got().slice(0, readyAt).map((d) => d.msg);
   assert.ok(before.length >= 1 && before.every((m) => /^STATUS=[0-2]\/3 workers ready/.test(m)), before.join(' | '));
+
+  // The workers never see NOTIFY_SOCKET or WATCHDOG_* (master/spawn-worker.ts): an app calling sd_notify would
+  // otherwise be rejected by NotifyAccess=main, or worse, with NotifyAccess=all, declare the unit ready or alive.
+  for (const pid of sup.workerPids()) {
+    const names = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').map((kv) => kv.split('=')[0]);
+    assert.deepEqual(names.filter((n) => /^(NOTIFY_SOCKET|WATCHDOG_|LISTEN_)/.test(n!)), [], `worker ${pid}`);
+  }
 
   // A crash: STATUS tells a human.
   const victim = sup.workerPids()[0]!;
