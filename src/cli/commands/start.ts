@@ -62,6 +62,8 @@ export const command: CommandModule<object, StartArgs> = {
         type: 'string',
         describe: 'Node flags for the workers, replacing the master\'s: --node-args="--max-old-space-size=512" (with =)',
       })
+      .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
+      .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
       .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
       .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
       .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
@@ -188,7 +190,7 @@ function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen',
+    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];
