@@ -16,6 +16,7 @@ import { ConfigError, SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
+import { createSdNotifier } from '../../master/sd-notify.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
 import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN } from '../../master/spawn-worker.js';
 import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
@@ -141,8 +142,17 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     else log.warn(`cannot read the backlog of ${listener.address} (is ss installed?); workers re-listen it with --backlog ${config.backlog}`);
   }
 
-  const readListenQueue = listenQueueReader(listener.fd, config.listen.kind, config.backlog);
-  const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion(), readListenQueue });
+  // sd_notify for Type=notify units (null without NOTIFY_SOCKET, or with a warning when the addon cannot load).
+  const notifier = createSdNotifier({ env: process.env, pid: process.pid, log: { warn: (m) => log.warn(m), debug: (m) => log.debug(m) } });
+  const master = new Master({
+    config,
+    listener,
+    spawnWorker,
+    log: masterLog(log),
+    version: packageVersion(),
+    readListenQueue: listenQueueReader(listener.fd, config.listen.kind, config.backlog),
+    ...(notifier ? { observe: notifier.observe } : {}),
+  });
   const control = new ControlServer(master, { path: controlPath, log, group: controlGroup });
   let metrics: MetricsServer | null = null;
   try {
@@ -172,6 +182,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   connectSignals((event) => master.enqueue(event));
 
   const code = await master.done;
+  notifier?.close();
   await metrics?.close();
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   // The workers have exited; what they wrote last may still be in their pipes.
