@@ -21,6 +21,8 @@ export interface Config {
   backlog: number;
   gracefulTimeoutMs: number;
   bootTimeoutMs: number;
+  /** A ready worker whose event loop is blocked this long is killed and replaced (0 = off; src/worker/watchdog/). */
+  workerTimeoutMs: number;
   /** Reload: how many new workers may start before old ones drain (1 = one slot at a time). */
   reloadSurge: number;
   /** Restart backoff for a slot that keeps crashing: min doubles up to max; reset after a worker stays up. */

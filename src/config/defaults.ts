@@ -14,6 +14,7 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   backlog: 511, // nginx's and Node's default
   'graceful-timeout': 30,
   'boot-timeout': 30,
+  'worker-timeout': 30, // gunicorn's timeout and Puma's worker_timeout default; 0 turns the watchdog off
   'reload-surge': 1,
   'restart-backoff-min': 0.1,
   'restart-backoff-max': 10,

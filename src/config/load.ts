@@ -27,6 +27,7 @@ export interface ConfigInput {
   backlog?: number | string;
   gracefulTimeout?: number | string;
   bootTimeout?: number | string;
+  workerTimeout?: number | string;
   reloadSurge?: number | string;
   name?: string;
   control?: string;
@@ -266,6 +267,7 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
     backlog: value('backlog'),
     gracefulTimeoutMs: ms(value('graceful-timeout')),
     bootTimeoutMs: ms(value('boot-timeout')),
+    workerTimeoutMs: ms(value('worker-timeout')),
     reloadSurge: value('reload-surge'),
     restartBackoffMinMs: ms(backoffMin),
     restartBackoffMaxMs: ms(backoffMax),

@@ -40,6 +40,7 @@ export const command: CommandModule<object, StartArgs> = {
       .option('backlog', { type: 'number', describe: 'listen() backlog (default 511)' })
       .option('graceful-timeout', { type: 'number', describe: 'Seconds a draining worker may finish in-flight requests (default 30)' })
       .option('boot-timeout', { type: 'number', describe: 'Seconds a new worker may take to load the app and accept (default 30)' })
+      .option('worker-timeout', { type: 'number', describe: 'Seconds a worker\'s event loop may stay blocked before it is killed and replaced (default 30, 0 = off)' })
       .option('reload-surge', { type: 'number', describe: 'New workers a reload may start at once (default 1)' })
       .option('name', { type: 'string', describe: 'Instance name: keys the control socket path' })
       .option('control', { type: 'string', describe: 'Control socket path (default derived from --name or --listen)' })
@@ -193,7 +194,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 /** yargs gives both spellings (socket-mode and socketMode); hand config/load.ts only the camelCase flags given. */
 function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
-    'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
+    'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout', 'workerTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
     'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
   ];

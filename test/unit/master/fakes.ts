@@ -149,6 +149,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     backlog: 511,
     gracefulTimeoutMs: 5000,
     bootTimeoutMs: 3000,
+    workerTimeoutMs: 0,
     reloadSurge: 1,
     restartBackoffMinMs: 100,
     restartBackoffMaxMs: 1600,
