@@ -341,7 +341,7 @@ export class Master {
     });
     h.transition('exited', now);
     const how = e.code !== null ? `with code ${e.code}` : `on ${e.signal ?? 'an unknown signal'}`;
-    slot.lastExit = { code: e.code, signal: e.signal, reason: decision.kind === 'planned' ? decision.reason : 'crash' };
+    slot.lastExit = { code: e.code, signal: e.signal, reason: decision.kind === 'planned' ? decision.reason : h.killedFor === 'worker-timeout' ? 'worker-timeout' : 'crash' };
     // The worker logged the app's error with its stack already; the master keeps it for the halt/reload error.
     if (h.loadError) this.log.debug(`${h.label} could not load ${this.config.app}: ${h.loadError.message}`);
     this.applyExit(h, slot, decision, how);

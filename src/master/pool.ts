@@ -16,6 +16,8 @@ export interface PoolWorker {
   readonly state: WorkerState;
   readonly since: number;
   readonly killedFor: KillCause | null;
+  /** Its watchdog reported the event loop blocked past --worker-timeout (absent: never). */
+  readonly blockedSince?: number | null;
 }
 
 export interface ReloadProgress {
@@ -74,6 +76,12 @@ export function decide(v: PoolView): Decision {
   const killed = new Set<number>();
   for (const w of v.workers) {
     if (w.killedFor !== null) continue;
+    // The worker's own watchdog thread measured the block (the master's view of a blocked worker is only silence).
+    if (w.blockedSince != null && (w.state === 'ready' || w.state === 'draining')) {
+      actions.push({ type: 'kill', pid: w.pid, cause: 'worker-timeout' });
+      killed.add(w.pid);
+      continue;
+    }
     const deadline =
       w.state === 'starting' ? w.since + v.bootTimeoutMs : w.state === 'draining' ? w.since + v.gracefulTimeoutMs + DRAIN_KILL_GRACE_MS : null;
     if (deadline === null) continue;

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import {
   LISTEN_FD,
   LOG_FD,
+  WATCHDOG_FD,
   WORKER_OPTIONS_ENV,
   isWorkerToMaster,
   type MasterToWorker,
@@ -18,6 +19,7 @@ import {
 } from '../worker/messages.js';
 import { setprivArgs, type AccountLookup, type TestAs, type WorkerIdentity } from './worker-identity.js';
 import type { WorkerOutput } from './worker-output.js';
+import { LineSplitter } from './line-splitter.js';
 
 export interface WorkerProcess {
   readonly pid: number;
@@ -70,9 +72,9 @@ function startWorker(launch: WorkerLaunch, workerOptions: WorkerOptions, listenF
   const env: NodeJS.ProcessEnv = { ...process.env, ...launch.identity?.env, ...launch.env, [WORKER_OPTIONS_ENV]: JSON.stringify(options) };
   for (const name of MASTER_ONLY_ENV) delete env[name];
   const stdio: ('ignore' | 'inherit' | 'ipc' | 'pipe' | number)[] = routed
-    ? ['ignore', 'pipe', 'pipe', 'ipc', listenFd, 'pipe']
-    : ['ignore', 'inherit', 'inherit', 'ipc', listenFd];
-  if (stdio[LISTEN_FD] !== listenFd) throw new Error('stdio layout and LISTEN_FD disagree');
+    ? ['ignore', 'pipe', 'pipe', 'ipc', listenFd, 'pipe', 'pipe']
+    : ['ignore', 'inherit', 'inherit', 'ipc', listenFd, 'ignore', 'pipe'];
+  if (stdio[LISTEN_FD] !== listenFd || stdio.length !== WATCHDOG_FD + 1) throw new Error('stdio layout and LISTEN_FD/WATCHDOG_FD disagree');
   // The master's node flags carry over (--max-old-space-size, --enable-source-maps) unless node-args replaces
   // them, except the inspector's: N workers cannot all bind the master's debug port.
   const execArgv = launch.nodeArgs ?? process.execArgv.filter((a) => !/^--inspect/.test(a) && !/^--debug/.test(a));
@@ -137,6 +139,20 @@ function startWorker(launch: WorkerLaunch, workerOptions: WorkerOptions, listenF
       child.on('message', (message: unknown) => {
         if (isWorkerToMaster(message)) listener(message);
       });
+      // The watchdog thread's reports (worker/watchdog-thread.ts): JSON lines, the only ones on this pipe.
+      const lines = new LineSplitter((line, part) => {
+        if (part !== 0) return;
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (isWorkerToMaster(message) && message.type === 'blocked') listener(message);
+      });
+      const pipe = (child.stdio as unknown as Readable[])[WATCHDOG_FD]!;
+      pipe.on('data', (chunk: Buffer) => lines.push(chunk));
+      pipe.on('error', () => undefined);
     },
     onExit(listener) {
       exitListener = listener;

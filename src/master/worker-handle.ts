@@ -27,7 +27,7 @@ export interface LastExit {
 }
 
 /** Why the master sent SIGKILL, so the exit that follows is told apart from a crash. */
-export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now';
+export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now' | 'worker-timeout';
 
 export class WorkerHandle {
   readonly id: number;
@@ -49,6 +49,8 @@ export class WorkerHandle {
   restarts: number;
   drainReason: ExitReason | null = null;
   killedFor: KillCause | null = null;
+  /** When its watchdog thread reported the event loop blocked (worker/watchdog-thread.ts); pool.ts kills it. */
+  blockedSince: number | null = null;
   /** The app's error, from a `load-failed` message sent just before exit code 3. */
   loadError: SerializedError | null = null;
 

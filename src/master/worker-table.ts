@@ -98,6 +98,7 @@ export class WorkerTable {
           logFormat: config.logFormat,
           backlog: config.backlog,
           maxConnections: config.maxConnections,
+          workerTimeoutMs: config.workerTimeoutMs,
         },
         this.o.listenFd,
       );
@@ -169,6 +170,15 @@ export class WorkerTable {
       case 'draining':
         h.inflight = message.inflight;
         return null;
+      case 'blocked': {
+        if (h.blockedSince !== null) return null;
+        h.blockedSince = this.o.clock.now();
+        const serving = message.requests.map((r) => `method=${r.method} uri=${r.uri} age=${r.ageS}s`).join(', ') || 'no request';
+        // Stable line (test/integration/worker-timeout.test.ts greps the pid and the uri): pool.ts kills it next.
+        this.o.log.warn(
+          `${h.label} event loop blocked for ${Math.round(message.blockedMs / 100) / 10}s (worker timeout), killing; serving: ${serving}`);
+        return null;
+      }
       default: {
         const never: never = message;
         this.o.log.warn(`unknown message ${JSON.stringify(never)} from ${h.label}; ignored`);

@@ -10,9 +10,10 @@ import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
 import { SupervisorError } from '../errors.js';
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED, EXIT_MASTER_GONE, EXIT_OK } from './exit-codes.js';
 import { loadApp, type LoadedApp } from './adapters/load-app.js';
-import { DURATION_BOUNDS_S, LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
+import { DURATION_BOUNDS_S, LISTEN_FD, WATCHDOG_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
 import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
+import { Watchdog } from './watchdog.js';
 import { HandleStream } from './transport/handle-stream.js';
 import { acceptHandles, listenOnCopy } from './transport/stream-bindings.js';
 import { socketFromHandle } from './transport/net-socket-events.js';
@@ -47,6 +48,8 @@ class WorkerProcess {
   private readonly spares: ListeningCopy[] = [];
   private copiesAsked = 0;
   private copyWanted = false;
+  /** The watchdog thread (watchdog.ts): hung-worker reports and the orphan watch; null if it could not start. */
+  private watchdog: Watchdog | null = null;
 
   constructor(
     private readonly options: WorkerOptions,
@@ -71,7 +74,25 @@ class WorkerProcess {
       this.log.error({ err: reason }, 'unhandled promise rejection in the app');
     });
     process.on('uncaughtException', (err) => this.crashed(err));
+    this.startWatchdog();
     void this.load();
+  }
+
+  /**
+   * Started before the app loads, so the orphan watch covers a load that never ends (the worker-timeout report is
+   * armed only once serving: a slow load is the boot timeout's). It asks for a drain when the master is gone (the
+   * IPC 'disconnect' below usually says so first) and kills the process if this thread cannot drain (blocked).
+   */
+  private startWatchdog(): void {
+    try {
+      this.watchdog = new Watchdog({
+        workerTimeoutMs: this.options.workerTimeoutMs ?? 0,
+        fd: WATCHDOG_FD,
+        onMasterGone: () => this.drain(EXIT_MASTER_GONE, 'master gone (parent pid changed)'),
+      });
+    } catch (err) {
+      this.log.warn({ err }, 'could not start the watchdog thread; serving without hung-worker and orphan protection');
+    }
   }
 
   private async load(): Promise<void> {
@@ -109,6 +130,7 @@ class WorkerProcess {
       log: this.log,
       maxConnections: options.maxConnections ?? 0,
       durationBoundsS: DURATION_BOUNDS_S,
+      ...(this.watchdog !== null && (options.workerTimeoutMs ?? 0) > 0 ? { tracker: this.watchdog.board } : {}),
     });
     this.connections = connections;
     // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when). No noDelay here: a response
@@ -133,6 +155,7 @@ class WorkerProcess {
       this.accepting = server;
       if ((options.maxConnections ?? 0) > 0) connections.gate({ pause: () => this.pauseAccepting(), resume: () => this.resumeAccepting() });
       this.state = 'serving';
+      this.watchdog?.board.arm();
       this.send({ type: 'ready' });
       const timer = setInterval(() => this.tick(), Math.max(100, options.statsIntervalMs));
       timer.unref();

@@ -11,6 +11,11 @@ export const LISTEN_FD = 4;
 
 /** The worker's own log records go to this pipe (stdio slot 5) when the master routes output (master/worker-output.ts). */
 export const LOG_FD = 5;
+/**
+ * The watchdog thread's report pipe (watchdog-thread.ts): one JSON line per report, a `blocked` WorkerToMaster. A
+ * thread has no process.send, and the main thread, blocked, could not pass one on; spawn-worker.ts reads it.
+ */
+export const WATCHDOG_FD = 6;
 
 export interface WorkerOptions {
   /** Absolute path of the user's app module (CJS or ESM). */
@@ -35,6 +40,8 @@ export interface WorkerOptions {
    * again it asks for a fresh copy with `listener-wanted` and the master answers `listener` with the socket attached.
    */
   maxConnections?: number;
+  /** The watchdog (watchdog.ts): a loop blocked this long is reported and the worker killed; 0 or absent: off. */
+  workerTimeoutMs?: number;
 }
 
 /**
@@ -77,10 +84,22 @@ export type WorkerToMaster =
   /** At its max-connections cap the worker closed its listening descriptor; now below it, it wants a copy. */
   | { type: 'listener-wanted' }
   /** Acknowledges a drain: the worker no longer accepts. */
-  | { type: 'draining'; inflight: number };
+  | { type: 'draining'; inflight: number }
+  /**
+   * From the watchdog thread over WATCHDOG_FD, never over IPC: the event loop has not run for blockedMs (at least
+   * workerTimeoutMs); `requests`: those in flight, oldest first. The master kills the worker (pool.ts).
+   */
+  | { type: 'blocked'; blockedMs: number; requests: BlockedRequest[] };
+
+/** A request in flight in a blocked worker (worker/request-board.ts BoardRequest). */
+export interface BlockedRequest {
+  method: string;
+  uri: string;
+  ageS: number;
+}
 
 export function isWorkerToMaster(value: unknown): value is WorkerToMaster {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining' || type === 'listener-wanted';
+  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining' || type === 'listener-wanted' || type === 'blocked';
 }

@@ -30,6 +30,14 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Upper bounds (s) of the duration histogram, ascending (main.ts passes messages.ts DURATION_BOUNDS_S); none: one bucket. */
   durationBoundsS?: readonly number[];
+  /** Told of each request's start and end (main.ts passes the watchdog's request-board.ts); absent: watchdog off. */
+  tracker?: RequestTracker;
+}
+
+/** Where a request in flight is recorded for the watchdog thread: a slot number from begin, or -1 (not tracked). */
+export interface RequestTracker {
+  begin(method: string, uri: string): number;
+  end(slot: number): void;
 }
 
 /** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
@@ -75,6 +83,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private timedOut = false;
   /** performance.now() when the app was handed the request (the histogram measures from here). */
   private startedAt = 0;
+  /** The request's slot on the watchdog's board (RequestTracker), or -1. */
+  private trackerSlot = -1;
 
   constructor(
     private readonly set: ConnectionOwner,
@@ -180,6 +190,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     if (timeouts.requestTimeoutMs > 0) this.requestDeadline = Date.now() + timeouts.requestTimeoutMs;
     this.set.started(this);
     this.counted = true;
+    const tracker = this.set.options.tracker;
+    if (tracker !== undefined) this.trackerSlot = tracker.begin(head.method, head.uri);
     this.startedAt = performance.now();
     let exchange: Exchange;
     try {
@@ -424,6 +436,10 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private release(status: number): void {
     if (!this.counted) return;
     this.counted = false;
+    if (this.trackerSlot >= 0) {
+      this.set.options.tracker!.end(this.trackerSlot);
+      this.trackerSlot = -1;
+    }
     this.set.ended();
     this.set.count(status, (performance.now() - this.startedAt) / 1000);
   }
