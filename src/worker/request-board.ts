@@ -4,14 +4,15 @@
 //
 //   byte 0   f64 last heartbeat (Date.now() ms, written by the main thread's timer)
 //   byte 8   f64 armed: 1 once the worker serves (a slow app load is the boot timeout's business, not ours)
-//   byte 16  SLOTS × SLOT_BYTES: f64 start (Date.now() ms; 0 = free) | i32 text length | text "METHOD uri" (utf8, cut)
+//   byte 16  f64 drain acknowledged: 1 once the main thread took the watchdog's "master gone" (it is not blocked)
+//   byte 24  SLOTS × SLOT_BYTES: f64 start (Date.now() ms; 0 = free) | i32 text length | text "METHOD uri" (utf8, cut)
 //
 // Plain (non-Atomics) stores: an aligned f64 store does not tear on the CPUs Node runs on, and the reader checks the
 // start time again after copying the text, so a slot reused meanwhile is skipped rather than misreported.
 
 export const SLOTS = 64;
 const SLOT_BYTES = 256;
-const HEADER_BYTES = 16;
+const HEADER_BYTES = 24;
 const TEXT_OFFSET = 12;
 const TEXT_BYTES = SLOT_BYTES - TEXT_OFFSET;
 export const BOARD_BYTES = HEADER_BYTES + SLOTS * SLOT_BYTES;
@@ -47,6 +48,10 @@ export class RequestBoard {
     this.f64[1] = 1;
   }
 
+  acknowledgeMasterGone(): void {
+    this.f64[2] = 1;
+  }
+
   /** A request started: its slot number, or -1 when every slot is taken. One Date.now(), two stores, two short copies. */
   begin(method: string, uri: string): number {
     const s = this.free.pop();
@@ -68,7 +73,7 @@ export class RequestBoard {
 }
 
 /** The watchdog thread's side: the last heartbeat, and the requests in flight now (oldest first). */
-export function readBoard(memory: SharedArrayBuffer, now: number): { lastBeat: number; armed: boolean; requests: BoardRequest[] } {
+export function readBoard(memory: SharedArrayBuffer, now: number): { lastBeat: number; armed: boolean; acknowledged: boolean; requests: BoardRequest[] } {
   const f64 = new Float64Array(memory);
   const i32 = new Int32Array(memory);
   const bytes = Buffer.from(memory);
@@ -87,5 +92,5 @@ export function readBoard(memory: SharedArrayBuffer, now: number): { lastBeat: n
     const space = text.indexOf(' ');
     return { method: text.slice(0, space), uri: text.slice(space + 1), ageS: Math.round((now - start) / 100) / 10 };
   });
-  return { lastBeat: f64[0]!, armed: f64[1] === 1, requests };
+  return { lastBeat: f64[0]!, armed: f64[1] === 1, acknowledged: f64[2] === 1, requests };
 }

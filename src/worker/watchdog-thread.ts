@@ -19,9 +19,11 @@ export interface WatchdogData {
 }
 
 /**
- * With the master gone, a heartbeat this old means the main thread cannot drain: kill. Issue 13's bound is 2 s from
- * the master's death to the port being free; detection takes up to beatMs, then this.
+ * With the master gone: a main thread that has not taken our "master gone" this long after it was posted is blocked
+ * and cannot drain, so we kill (issue 13: port free and blocked workers gone within 2 s; detection adds up to
+ * beatMs). Once it drains, a heartbeat older than ORPHAN_STALE_MS means it blocked while draining: kill too.
  */
+const ORPHAN_ACK_MS = 750;
 const ORPHAN_STALE_MS = 1000;
 /** After a report, the master kills at once; if it has not after this long (master stuck or gone), we do. */
 const REPORT_GRACE_MS = 5000;
@@ -46,7 +48,7 @@ function report(message: WorkerToMaster): boolean {
 
 function check(): void {
   const now = Date.now();
-  const { lastBeat, armed } = readBoard(data.memory, now);
+  const { lastBeat, armed, acknowledged } = readBoard(data.memory, now);
   const staleMs = now - lastBeat;
   // process.ppid is read afresh each time (uv_os_getppid): a dead master's children are re-parented.
   if (masterGoneAt === 0 && process.ppid !== masterPid) {
@@ -54,7 +56,7 @@ function check(): void {
     parentPort!.postMessage({ type: 'master-gone' });
   }
   if (masterGoneAt !== 0) {
-    if (staleMs >= ORPHAN_STALE_MS && now - masterGoneAt >= ORPHAN_STALE_MS) killSelf();
+    if (acknowledged ? staleMs >= ORPHAN_STALE_MS : now - masterGoneAt >= ORPHAN_ACK_MS) killSelf();
     return;
   }
   if (!armed || data.workerTimeoutMs <= 0 || staleMs < data.workerTimeoutMs) {

@@ -33,7 +33,9 @@ export class Watchdog {
     });
     this.thread.unref(); // never what keeps a draining worker alive
     this.thread.on('message', (m: { type?: string }) => {
-      if (m.type === 'master-gone') options.onMasterGone();
+      if (m.type !== 'master-gone') return;
+      this.board.acknowledgeMasterGone(); // the thread now knows this loop runs and drains (watchdog-thread.ts)
+      options.onMasterGone();
     });
     this.thread.on('error', () => undefined); // a thread that fails only loses the protection; the worker serves on
     this.timer = setInterval(() => this.board.beat(Date.now()), BEAT_MS);
