@@ -34,6 +34,7 @@ export type ErrorCode =
   // configuration and command line
   | 'ERR_CONFIG_INVALID'
   | 'ERR_CONFIG_FILE'
+  | 'ERR_CONFIG_PID_FILE' // --pid-file names a live process, or cannot be written
   | 'ERR_CONFIG_PRIVILEGE' // --user/--group asked of a master that is not root
   // control socket and its commands
   | 'ERR_CONTROL_NOT_RUNNING'
@@ -46,6 +47,7 @@ export type ErrorCode =
   | 'ERR_CONTROL_PERMISSION'
   | 'ERR_RELOAD_IN_PROGRESS'
   | 'ERR_RELOAD_FAILED'
+  | 'ERR_RELOAD_REFUSED' // the re-read config file is invalid or changes a key only a restart applies (listen…)
   | 'ERR_STOPPING'
   // the built-in SCGI client
   | 'ERR_REQUEST_FAILED'

@@ -25,7 +25,12 @@ export interface WorkerStats {
 }
 
 export interface StatsSnapshot {
-  master: { pid: number; version: string; listen: string; generation: number; uptime: number; workers: number };
+  master: {
+    pid: number; version: string; listen: string; generation: number; uptime: number; workers: number;
+    /** The Config in effect (config/config.ts, as JSON; durations in ms): the last one a reload applied. Its
+     *  `workers` is what the config said; `workers` above is the target now, a runtime scale included. */
+    config: Readonly<Record<string, unknown>>;
+  };
   workers: WorkerStats[];
 }
 

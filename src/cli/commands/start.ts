@@ -14,7 +14,9 @@ import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { createSpawnWorker, hasSetpriv, lookupAccount } from '../../master/spawn-worker.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount, type SpawnWorker } from '../../master/spawn-worker.js';
+import type { ControlTarget } from '../../control/target.js';
+import { ConfigReloader } from '../config-reload.js';
 import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
@@ -91,7 +93,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   try {
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
-    identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
+    identity = resolveIdentity(config);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
@@ -104,13 +106,12 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
   const fail = (err: unknown): void =>
     config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
-  const spawnWorker = createSpawnWorker({
-    identity,
-    chdir: config.chdir,
-    env: config.env,
-    nodeArgs: config.nodeArgs,
-    output: new WorkerOutput({ format: config.logFormat, stdout, stderr }),
-  });
+  const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
+  const launchFor = (c: Config, id: WorkerIdentity | null) =>
+    createSpawnWorker({ identity: id, chdir: c.chdir, env: c.env, nodeArgs: c.nodeArgs, output });
+  // A reload with a re-read config swaps this before its first new worker starts (cli/config-reload.ts).
+  let launch = launchFor(config, identity);
+  const spawnWorker: SpawnWorker = (options, fd) => launch(options, fd);
 
   let listener: Listener;
   try {
@@ -121,7 +122,27 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   }
 
   const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion() });
-  const control = new ControlServer(master, { path: controlPath, log });
+  const input = pickInput(argv);
+  const reloader = new ConfigReloader({
+    initial: config,
+    load: () => {
+      const next = loadConfig(input);
+      resolveIdentity(next); // a user that no longer exists refuses the reload, like any invalid key
+      return next;
+    },
+    target: master,
+    willApply: (next) => (launch = launchFor(next, resolveIdentity(next))),
+    reverted: (previous) => (launch = launchFor(previous, resolveIdentity(previous))),
+    warn: (msg) => log.warn(msg),
+  });
+  // SIGHUP and the control command both reload through the reloader: the file is read again either way.
+  const target: ControlTarget = {
+    reload: () => reloader.reload(),
+    stats: () => master.stats(),
+    scale: (workers) => master.scale(workers),
+    stop: () => master.stop(),
+  };
+  const control = new ControlServer(target, { path: controlPath, log });
   try {
     await control.listen();
   } catch (err) {
@@ -138,11 +159,19 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     },
   );
 
-  connectSignals((event) => master.enqueue(event));
+  connectSignals((event) => {
+    // A refused or failed reload was logged where it was decided; a signal has no one else to answer.
+    if (event.type === 'reload') reloader.reload().catch(() => undefined);
+    else master.enqueue(event);
+  });
 
   const code = await master.done;
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   return code;
+}
+
+function resolveIdentity(config: Config): WorkerIdentity | null {
+  return resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
 }
 
 /** yargs gives both spellings (socket-mode and socketMode); hand config/load.ts only the camelCase flags given. */
