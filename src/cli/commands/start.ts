@@ -17,16 +17,34 @@ import { installSignalHandlers, type SignalEvent } from '../../master/signals.js
 import { createSpawnWorker, hasSetpriv, lookupAccount, type SpawnWorker } from '../../master/spawn-worker.js';
 import type { ControlTarget } from '../../control/target.js';
 import { ConfigReloader } from '../config-reload.js';
+import { checkPidFile, removePidFile, writePidFile } from '../pid-file.js';
 import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
-type StartArgs = ConfigInput;
+export type StartArgs = ConfigInput & { pidFile?: string };
 
 export const command: CommandModule<object, StartArgs> = {
   command: 'start [app]',
   describe: 'Run <app> (a (req, res) handler or an object with fetch) in N pre-forked SCGI workers on one socket',
   builder: (y: Argv) =>
+    startOptions(y)
+      .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
+      .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
+      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
+      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file')
+      .example('$0 start app.js -l unix:/run/app/scgi.sock --user app --socket-group www-data --socket-mode 0660', 'started as root: workers run as app') as unknown as Argv<StartArgs>,
+  handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
+    const code = await runStart(argv);
+    // Routed worker output and the master's lines may still be queued behind a slow reader (journald, a pipe).
+    await flushed([process.stdout, process.stderr], FLUSH_AT_EXIT_MS);
+    process.exit(code); // the only exit of the master process
+  },
+};
+
+/** start's options; `check` takes the same ones. */
+export function startOptions(y: Argv): Argv {
+  return (
     // No yargs defaults here: config/load.ts layers defaults < YAML < environment < flags, and a yargs default
     // would always win over the YAML file. The defaults are named in the descriptions.
     y
@@ -57,18 +75,9 @@ export const command: CommandModule<object, StartArgs> = {
         type: 'string',
         describe: 'Node flags for the workers, replacing the master\'s: --node-args="--max-old-space-size=512" (with =)',
       })
-      .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
-      .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
-      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
-      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file')
-      .example('$0 start app.js -l unix:/run/app/scgi.sock --user app --socket-group www-data --socket-mode 0660', 'started as root: workers run as app') as unknown as Argv<StartArgs>,
-  handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
-    const code = await runStart(argv);
-    // Routed worker output and the master's lines may still be queued behind a slow reader (journald, a pipe).
-    await flushed([process.stdout, process.stderr], FLUSH_AT_EXIT_MS);
-    process.exit(code); // the only exit of the master process
-  },
-};
+      .option('pid-file', { type: 'string', describe: 'Write the master\'s pid here once bound; removed at exit (init systems other than systemd)' })
+  );
+}
 
 async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
   // Signals are caught from the first moment (loading modules and binding take a while on a busy machine) and
@@ -94,6 +103,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
     identity = resolveIdentity(config);
+    if (argv.pidFile !== undefined) checkPidFile(argv.pidFile);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
@@ -121,6 +131,16 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     return EXIT_FAILURE;
   }
 
+  const pidFile = argv.pidFile;
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile); // after the bind: an init system that sees the pid may send requests
+    } catch (err) {
+      listener.close();
+      fail(err);
+      return EXIT_FAILURE;
+    }
+  }
   const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion() });
   const input = pickInput(argv);
   const reloader = new ConfigReloader({
@@ -167,15 +187,16 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
 
   const code = await master.done;
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
+  if (pidFile !== undefined) removePidFile(pidFile);
   return code;
 }
 
-function resolveIdentity(config: Config): WorkerIdentity | null {
+export function resolveIdentity(config: Config): WorkerIdentity | null {
   return resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
 }
 
 /** yargs gives both spellings (socket-mode and socketMode); hand config/load.ts only the camelCase flags given. */
-function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
+export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
