@@ -16,6 +16,8 @@ const REQUIRED = [
   ['/usr/sbin/apache2', 'apache2'],
   ['/usr/bin/wrk', 'wrk'],
   ['/usr/bin/setpriv', 'util-linux'], // workers' --user/--group (essential on Debian; installed if a slim image lacks it)
+  ['/usr/bin/promtool', 'prometheus'], // observe-metrics.test.ts: promtool check metrics/rules/config, a real scrape
+  ['/usr/bin/ss', 'iproute2'], // the Unix socket's listen queue (master/listen-queue.ts)
 ];
 
 function ensureFrontEnds() {

@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'ERR_CONFIG_FILE'
   | 'ERR_CONFIG_PID_FILE' // --pid-file names a live process, or cannot be written
   | 'ERR_CONFIG_PRIVILEGE' // --user/--group asked of a master that is not root
+  | 'ERR_CONFIG_CONFLICT' // two sources that cannot both hold: listen set while systemd passed sockets (LISTEN_FDS)
   // control socket and its commands
   | 'ERR_CONTROL_NOT_RUNNING'
   | 'ERR_CONTROL_BAD_FRAME'

@@ -2,6 +2,8 @@
 // `text` (the default) is a small built-in logger: one human line per record, and no pino in the process (pino
 // costs a worker ~8.5 MiB of RSS); `json` loads pino on demand for its JSON lines (journald, jq).
 // Log lines are an interface: tests grep their `msg` text, so phrasing is kept stable where a test relies on it.
+// The master passes `write` (cli/commands/start.ts): its lines then share one writer with the workers' routed output
+// (master/worker-output.ts), so no line is cut by another when stderr is slow; start.ts flushes it before exiting.
 
 import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -24,9 +24,24 @@ export interface WorkerStats {
   memory: number | null; // RSS bytes
 }
 
+/** The listening socket's accept queue (master/listen-queue.ts), sampled at --stats-interval; see docs/metrics.md. */
+export interface ListenQueue {
+  /** Connections the kernel has completed and no worker has accepted yet. */
+  depth: number;
+  /** How many it holds: min(backlog, net.core.somaxconn). */
+  limit: number;
+}
+
 export interface StatsSnapshot {
   master: {
-    pid: number; version: string; listen: string; generation: number; uptime: number; workers: number;
+    pid: number;
+    version: string;
+    listen: string;
+    generation: number;
+    uptime: number;
+    workers: number;
+    /** null when the queue cannot be read (no /proc; no `ss` for a Unix socket). */
+    listenQueue: ListenQueue | null;
     /** The Config in effect (config/config.ts, as JSON; durations in ms): the last one a reload applied. Its
      *  `workers` is what the config said; `workers` above is the target now, a runtime scale included. */
     config: Readonly<Record<string, unknown>>;

@@ -4,7 +4,6 @@
 // rolling reload with the new Config. Not the rollout (master/lifecycle.ts) nor the option list (config/schema.ts).
 
 import type { Config } from '../config/config.js';
-import { formatListenAddress } from '../config/listen-address.js';
 import { ControlError, SupervisorError } from '../errors.js';
 import type { ReloadResult, ScaleResult } from '../stats-contract.js';
 
@@ -16,6 +15,8 @@ const RESTART_ONLY: ReadonlyArray<[keyof Config, string]> = [
   ['backlog', 'backlog'],
   ['name', 'name'],
   ['control', 'control'],
+  ['controlGroup', 'control-group'],
+  ['metricsListen', 'metrics-listen'],
   ['logFormat', 'log-format'],
 ];
 
@@ -41,11 +42,16 @@ export interface ConfigReloaderOptions {
 export function restartOnlyChanges(from: Config, to: Config): string[] {
   const changed: string[] = [];
   for (const [field, option] of RESTART_ONLY) {
-    const a = field === 'listen' ? formatListenAddress(from.listen) : from[field];
-    const b = field === 'listen' ? formatListenAddress(to.listen) : to[field];
+    const a = shown(from[field]);
+    const b = shown(to[field]);
     if (a !== b) changed.push(option);
   }
   return changed;
+}
+
+/** Addresses are objects: compare what they say. */
+function shown(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : value;
 }
 
 export class ConfigReloader {

@@ -27,10 +27,14 @@ export interface Config {
   restartBackoffMinMs: number;
   restartBackoffMaxMs: number;
   statsIntervalMs: number;
+  /** Where GET /metrics is served (control/metrics-server.ts), or null: off. */
+  metricsListen: ListenAddress | null;
   /** Optional instance name: keys the default control socket path (control/paths.ts). */
   name: string | null;
   /** Explicit control socket path, or null for the derived default. */
   control: string | null;
+  /** --control-group: a group name or gid whose members may use the control socket (0660); null = owner only (0600). */
+  controlGroup: string | null;
   limits: ProtocolLimits;
   timeouts: ProtocolTimeouts;
   logLevel: string;

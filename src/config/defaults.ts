@@ -18,8 +18,10 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'restart-backoff-min': 0.1,
   'restart-backoff-max': 10,
   'stats-interval': 1,
+  'metrics-listen': null, // off: Prometheus metrics are served only where asked for
   name: null,
   control: null,
+  'control-group': null,
   'log-level': 'info',
   'log-format': 'text',
   'max-header-bytes': DEFAULT_LIMITS.maxHeaderBytes,

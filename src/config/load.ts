@@ -7,9 +7,10 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, isErrnoException } from '../errors.js';
 import { DEFAULT_TIMEOUTS } from '../protocol/limits.js';
-import type { Config, LogFormat } from './config.js';
+import type { Config, ListenAddress, LogFormat } from './config.js';
 import { DEFAULTS, defaultWorkers } from './defaults.js';
 import { parseListenAddress } from './listen-address.js';
+import { activationListen, inheritedSockets } from './socket-activation.js';
 import { FileSchema, nearestOption, OPTION_BY_NAME, OPTIONS, type FileConfig, type OptionName, type OptionSpec } from './schema.js';
 import { readYamlConfig } from './yaml-file.js';
 
@@ -29,6 +30,7 @@ export interface ConfigInput {
   reloadSurge?: number | string;
   name?: string;
   control?: string;
+  controlGroup?: string | number;
   logLevel?: string;
   logFormat?: string;
   maxHeaderBytes?: number | string;
@@ -41,6 +43,8 @@ export interface ConfigInput {
   restartBackoffMin?: number | string;
   restartBackoffMax?: number | string;
   statsInterval?: number | string;
+  /** HOST:PORT, :PORT or unix:PATH for GET /metrics (docs/metrics.md); off unless given. */
+  metricsListen?: string;
   user?: string | number;
   group?: string | number;
   chdir?: string;
@@ -59,7 +63,7 @@ interface Layer {
 
 const PartialSchema = FileSchema.partial();
 
-export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd(), pid: number = process.pid): Config {
   const layers: Layer[] = [{ values: { ...DEFAULTS }, base: cwd, origin: (n) => `default ${n}` }];
   const configPath = given(input.config) ?? given(env.SCGI_SUPERVISE_CONFIG);
   if (configPath !== undefined) layers.push(fileLayer(resolve(cwd, String(configPath))));
@@ -73,6 +77,13 @@ export function loadConfig(input: ConfigInput, env: NodeJS.ProcessEnv = process.
     for (const [name, value] of Object.entries(layer.values)) if (value !== undefined) winner.set(name as OptionName, layer);
     Object.assign(workerEnv, layer.values.env);
   }
+  // Socket activation (socket-activation.ts): `listen` set in no source means the socket systemd passed, if any.
+  const listenLayer = winner.get('listen')!;
+  const activated = activationListen(
+    listenLayer === layers[0] ? null : { text: String(listenLayer.values.listen), origin: listenLayer.origin('listen') },
+    inheritedSockets(env, pid),
+  );
+  if (activated !== null) winner.set('listen', { values: { listen: activated }, base: cwd, origin: () => `the socket systemd passed (${activated})` });
   return build(winner, workerEnv);
 }
 
@@ -230,6 +241,17 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
 
   const workers = value('workers');
   const control = value('control');
+  const metricsText = value('metrics-listen');
+  let metricsListen: ListenAddress | null = null;
+  if (metricsText !== null) {
+    try {
+      metricsListen = parseListenAddress(metricsText, base('metrics-listen'), 'metrics-listen');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError('metrics-listen', `${origin('metrics-listen')}: ${err.message}`, { hint: err.hint, cause: err });
+    }
+    if (metricsListen.kind === 'fd') fail('metrics-listen', 'metrics-listen cannot be an inherited fd', 'write HOST:PORT, :PORT or unix:PATH');
+  }
   const chdir = value('chdir') === null ? null : resolve(base('chdir'), value('chdir')!);
   if (chdir !== null) checkFolder(chdir, () => origin('chdir'));
   const nodeArgs = value('node-args');
@@ -246,8 +268,10 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
     restartBackoffMinMs: ms(backoffMin),
     restartBackoffMaxMs: ms(backoffMax),
     statsIntervalMs: ms(value('stats-interval')),
+    metricsListen: metricsListen === null ? null : Object.freeze(metricsListen),
     name: value('name'),
     control: control === null ? null : resolve(base('control'), control),
+    controlGroup: value('control-group'),
     limits: Object.freeze({
       maxHeaderBytes: value('max-header-bytes'),
       maxHeaderCount: value('max-header-count'),

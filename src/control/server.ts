@@ -4,7 +4,7 @@
 // it never touches workers. The path comes from control/paths.ts; the CLI creates, listens and closes it.
 
 import { createServer, type Server, type Socket } from 'node:net';
-import { chmod } from 'node:fs/promises';
+import { chmod, chown } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ControlError, isErrnoException } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -24,6 +24,7 @@ import * as reload from './commands/reload.js';
 import * as stats from './commands/stats.js';
 import * as scale from './commands/scale.js';
 import * as stop from './commands/stop.js';
+import * as metrics from './commands/metrics.js';
 
 interface CommandModule {
   name: string;
@@ -32,7 +33,7 @@ interface CommandModule {
 }
 
 const COMMANDS: ReadonlyMap<string, CommandModule> = new Map(
-  ([reload, stats, scale, stop] as CommandModule[]).map((c) => [c.name, c]),
+  ([reload, stats, scale, stop, metrics] as CommandModule[]).map((c) => [c.name, c]),
 );
 
 export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -40,6 +41,8 @@ export type ControlLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 export interface ControlServerOptions {
   path: string;
   log: ControlLog;
+  /** --control-group as a gid: the socket becomes 0660 in that group (and a directory we create 0750 in it). */
+  group?: number | null;
   maxFrameBytes?: number;
   /** A connection with no traffic and no request in progress is closed after this long. */
   idleTimeoutMs?: number;
@@ -70,6 +73,7 @@ export class ControlServer {
   private readonly idleTimeoutMs: number;
   private readonly maxConnections: number;
   private readonly maxPending: number;
+  private readonly group: number | null;
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
 
@@ -81,6 +85,7 @@ export class ControlServer {
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.maxPending = options.maxPendingPerConnection ?? DEFAULT_MAX_PENDING;
+    this.group = options.group ?? null;
   }
 
   /** Open client connections (tests check that a bad client leaves none behind). */
@@ -88,24 +93,38 @@ export class ControlServer {
     return this.connections.size;
   }
 
-  /** Prepares the directory, removes a stale socket, listens, chmods 0600. Rejects with ControlError. */
+  /**
+   * Prepares the directory, removes a stale socket, binds with umask 0177 (so the file is 0600 from its first
+   * instant, never wider), then widens it to 0660 in the --control-group if one is given. Rejects with ControlError.
+   */
   async listen(): Promise<void> {
     if (this.server) return;
-    await prepareDirectory(dirname(this.path));
+    await prepareDirectory(dirname(this.path), this.group);
     await removeStaleSocket(this.path);
     const server = createServer({ allowHalfOpen: false }, (socket) => this.onConnection(socket));
     server.maxConnections = this.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.path, () => {
-        server.off('error', reject);
-        resolve();
-      });
+      // bind(2) creates the file with 0777 & ~umask. The umask is process-wide, but listen() binds synchronously
+      // (a path listen in the master process, not in a cluster worker), so nothing else runs in between: no other
+      // file, and no worker spawned, sees the narrowed umask. A chmod after the bind would leave a window.
+      const previous = process.umask(0o177);
+      try {
+        server.listen(this.path, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      } finally {
+        process.umask(previous);
+      }
     }).catch((err: unknown) => {
       throw listenError(this.path, err);
     });
-    // The 0700 directory already keeps others out; the mode is the second lock (and what `ls -l` shows).
-    await chmod(this.path, 0o600);
+    if (this.group !== null) {
+      // Group first, then mode: at no moment may the wider mode apply to the old (our primary) group.
+      await chown(this.path, -1, this.group);
+      await chmod(this.path, 0o660);
+    }
     server.on('error', (err) => this.log.error({ err }, `control socket ${this.path} failed`));
     this.server = server;
     this.log.debug(`control socket listening on ${this.path}`);

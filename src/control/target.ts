@@ -8,6 +8,8 @@ export interface ControlTarget {
    *  Rejects with SupervisorError ERR_RELOAD_IN_PROGRESS, ERR_RELOAD_FAILED (canary failed; old generation kept) or ERR_STOPPING. */
   reload(): Promise<ReloadResult>;
   stats(): Promise<StatsSnapshot>;
+  /** The Prometheus text exposition, from the last sample (no sampling per call). */
+  metrics(): Promise<string>;
   /** Resolves once the pool has reached the new size. */
   scale(workers: number): Promise<ScaleResult>;
   /** Starts a graceful stop; resolves when it has begun. The client then waits for the master to exit. */

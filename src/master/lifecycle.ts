@@ -39,6 +39,8 @@ export class Lifecycle {
   generation = 1;
   reloading: Reload | null = null;
   haltError: SupervisorError | null = null;
+  /** A second stop request came: pool.ts kills every worker left instead of waiting (read by master.ts). */
+  forceStop = false;
   /** start(): settled when every initial worker is ready, or the start failed. */
   readonly ready = new Deferred<void>();
   /** done: the exit code, once every worker has exited and the listener is closed. */
@@ -113,11 +115,10 @@ export class Lifecycle {
     const r = this.reloading;
     if (!r) return;
     this.reloading = null;
-    // New workers still loading are stopped. Before the canary passed that is all of them; after it, the new
-    // workers already serving stay (their old ones are gone) and the remaining slots keep the old generation.
-    const started = [...this.o.table.workers.values()].filter((h) => h.generation === r.generation);
-    for (const h of started) if (h.state === 'starting') this.o.table.drain(h.pid, 'reload');
-    const serving = started.filter((h) => h.state === 'ready').length;
+    // pool.ts drains the new workers still loading (a starting worker newer than the serving generation, with no
+    // reload running). Before the canary passed that is all of them; after it, the new workers already serving
+    // stay (their old ones are gone) and the remaining slots keep the old generation.
+    const serving = [...this.o.table.workers.values()].filter((h) => h.generation === r.generation && h.state === 'ready').length;
     const what = r.canaryPassed ? `generation ${r.generation} failed to load after ${serving} of its workers started` : `generation ${r.generation} did not start`;
     const failed = new ControlError('ERR_RELOAD_FAILED', `${what}: ${err.message}`, {
       hint: `${serving > 0 ? `${serving} workers run generation ${r.generation}, the others ` : ''}generation ${this.generation} keeps serving; fix the app, then reload again`,
@@ -134,7 +135,9 @@ export class Lifecycle {
     }
     if (this.phase === 'stopping') {
       // A second TERM/INT (or stop): do not wait for in-flight requests any more.
-      this.o.log.warn(`second stop request: killing ${this.o.table.killAll()} workers now`);
+      this.forceStop = true; // pool.ts kills what is left on the next turn
+      const left = [...this.o.table.workers.values()].filter((h) => h.killedFor === null).length;
+      this.o.log.warn(`second stop request: killing ${left} workers now`);
       reply?.resolve();
       return;
     }
@@ -166,8 +169,6 @@ export class Lifecycle {
     const from = this.target;
     this.target = workers;
     if (from !== workers) this.o.log.info(`scale: ${from} → ${workers} workers`);
-    // A retired slot waiting out a backoff has nothing to drain: forget it now (stats must not list it).
-    for (const id of [...this.o.table.slots.keys()]) this.o.table.forgetIfRetired(id, workers);
     if (reply) this.pendingScales.push({ from, reply });
   }
 

@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, fstatSync, lstatSync, readFileSync, u
 import { dirname } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { getSystemErrorName } from 'node:util';
+import { spawnSync } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { ListenError, isErrnoException } from '../errors.js';
 import { createServerHandle as nodeCreateServerHandle, type CreateServerHandle, type ServerHandle } from '../node-internals.js';
@@ -29,6 +30,11 @@ export interface Listener {
   readonly address: string;
   /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
   close(): void;
+  /**
+   * An inherited socket's own listen() backlog (systemd's Backlog=), which workers must re-listen it with instead of
+   * ours; undefined for a socket we bound (it has ours) or when it cannot be read (see inheritedBacklog).
+   */
+  readonly backlog?: number;
 }
 
 /** net._createServerHandle, probed by src/node-internals.ts: a bound TCP or Pipe handle, or a negative libuv status. */
@@ -133,7 +139,35 @@ function openInherited(fd: number): Promise<Listener> {
   }
   // systemd hands sockets over already listening; we neither close nor unlink what we did not create,
   // but do keep our fd open so the socket outlives every worker.
-  return Promise.resolve({ fd, address, close: () => undefined });
+  const backlog = inheritedBacklog(fd);
+  return Promise.resolve({ fd, address, close: () => undefined, ...(backlog === null ? {} : { backlog }) });
+}
+
+/**
+ * The backlog an inherited listening socket was given (systemd's Backlog=, default SOMAXCONN). A worker's libuv
+ * listen() always calls listen(2) again, and Linux then replaces the queue limit: re-listening with ours would
+ * silently undo the socket unit's Backlog=. No getsockopt reads it; sock_diag does, as `ss` shows it in Send-Q for a
+ * listening socket, so the master asks `ss` once, matching the socket by its inode (fstat). Null when `ss` is
+ * missing or does not list it (then workers use --backlog and start.ts warns).
+ */
+export function inheritedBacklog(fd: number): number | null {
+  let ino: string;
+  try {
+    ino = String(fstatSync(fd).ino);
+  } catch {
+    return null;
+  }
+  const ss = spawnSync('ss', ['-lnHe', '-t', '-x'], { encoding: 'utf8', timeout: 5000 });
+  if (ss.status !== 0 || typeof ss.stdout !== 'string') return null;
+  for (const line of ss.stdout.split('\n')) {
+    // tcp   LISTEN 0 4096 127.0.0.1:4000 0.0.0.0:* ino:2927193 sk:12 ...
+    // u_str LISTEN 0 4096 /run/app.sock 2927413 * 0 ...        (a unix socket's "port" column is its inode)
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] !== 'LISTEN' || !/^\d+$/.test(cols[3] ?? '')) continue;
+    const matches = cols[0] === 'u_str' ? cols[5] === ino : cols.includes(`ino:${ino}`);
+    if (matches) return Number(cols[3]);
+  }
+  return null;
 }
 
 function makeListener(handle: ServerHandle, address: string, createdPath: string | null): Listener {

@@ -12,12 +12,15 @@ import { failureError } from './failures.js';
 import { Lifecycle } from './lifecycle.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
-import { WorkerTable, type ProcessEvent, type TableLog } from './worker-table.js';
+import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from './worker-table.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type SlotRecord, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type Usage, type UsageSampler } from './stats.js';
 import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
+import type { RequestCounts } from '../worker/messages.js';
+import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
+import { addCounts, emptyCounts, formatMetrics, WORKER_STATES, type MetricsInput } from './metrics-text.js';
 
 export type MasterLog = TableLog;
 
@@ -29,6 +32,11 @@ export interface MasterOptions {
   clock?: Clock;
   sampleUsage?: UsageSampler;
   version?: string;
+  /**
+   * The listening socket's queue (listen-queue.ts). When given, the master samples it and the workers' CPU and
+   * memory every --stats-interval, and metrics() serves that sample; without it (unit tests) nothing is sampled.
+   */
+  readListenQueue?: ListenQueueReader;
 }
 
 export type MasterEvent =
@@ -61,6 +69,19 @@ export class Master {
   private cancelTimer: (() => void) | null = null;
   private timerAt: number | null = null;
 
+  // What metrics() serves: counters that never go down (a dead worker's last report stays in `retired`), and the
+  // last periodic sample of what is slow to read.
+  private readonly readListenQueue: ListenQueueReader | null;
+  private sampleTimer: NodeJS.Timeout | null = null;
+  private lastQueue: ListenQueue | null = null;
+  private lastUsage = new Map<number, Usage>();
+  private readonly retired: RequestCounts = emptyCounts();
+  /** Per slot id: CPU seconds of its processes that have exited. */
+  private readonly retiredCpu = new Map<number, number>();
+  private readonly restartsBy: MetricsInput['restarts'] = { crash: 0, 'worker-timeout': 0 };
+  private readonly recyclesBy: MetricsInput['recycles'] = { 'max-requests': 0, 'max-memory': 0, 'max-lifetime': 0 };
+  private readonly startedAtEpochMs = Date.now();
+
   constructor(options: MasterOptions) {
     this.config = options.config;
     this.listener = options.listener;
@@ -78,6 +99,7 @@ export class Master {
     this.version = options.version ?? '0.0.0';
     this.life = new Lifecycle({ config: options.config, table: this.table, log: options.log, clock: this.clock, listener: options.listener });
     this.startedAt = this.clock.now();
+    this.readListenQueue = options.readListenQueue ?? null;
   }
 
   /** Spawns the initial workers; resolves when all are ready, rejects with AppLoadError/ListenError (or ERR_STOPPING). */
@@ -85,6 +107,7 @@ export class Master {
     if (this.life.phase === 'idle') {
       this.life.phase = 'starting';
       this.schedule(this.clock.now());
+      if (this.readListenQueue !== null) this.sampleEvery(this.config.statsIntervalMs);
     }
     return this.life.ready.promise;
   }
@@ -122,9 +145,82 @@ export class Master {
     const now = this.clock.now();
     const workers = await withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.sample);
     return {
-      master: { pid: process.pid, version: this.version, listen: this.listener.address, generation: this.life.generation, uptime: seconds(now - this.startedAt), workers: this.life.target, config: { ...this.config } },
+      master: {
+        pid: process.pid,
+        version: this.version,
+        listen: this.listener.address,
+        generation: this.life.generation,
+        uptime: seconds(now - this.startedAt),
+        workers: this.life.target,
+        listenQueue: this.lastQueue,
+        config: { ...this.config },
+      },
       workers,
     };
+  }
+
+  /** The Prometheus text: counters as of the workers' last reports, CPU/memory/queue from the last sample. */
+  async metrics(): Promise<string> {
+    return formatMetrics(this.metricsInput());
+  }
+
+  metricsInput(): MetricsInput {
+    const requests = addCounts(emptyCounts(), this.retired);
+    let inflight = 0;
+    const live = [...this.table.workers.values()].filter((h) => h.state !== 'exited');
+    for (const h of live) {
+      addCounts(requests, h.counts);
+      inflight += h.inflight;
+    }
+    const workers = Object.fromEntries(WORKER_STATES.map((s) => [s, 0])) as MetricsInput['workers'];
+    for (const row of workerRows(this.table.workers.values(), this.table.slots, this.clock.now())) workers[row.state]++;
+    const slotIds = new Set<number>([...this.retiredCpu.keys(), ...live.map((h) => h.id)]);
+    const slots = [...slotIds].sort((a, b) => a - b).map((id) => {
+      let cpuSeconds: number | null = this.retiredCpu.get(id) ?? null;
+      let memoryBytes: number | null = null;
+      for (const h of live) {
+        if (h.id !== id) continue;
+        const u = this.lastUsage.get(h.pid);
+        if (!u) continue;
+        cpuSeconds = (cpuSeconds ?? 0) + u.cpuSeconds;
+        // Two processes in one slot during a reload: the newer one's memory (the old one is on its way out).
+        memoryBytes = u.memory;
+      }
+      return { id, cpuSeconds, memoryBytes };
+    });
+    return {
+      version: this.version,
+      nodeVersion: process.version,
+      startTimeSeconds: Math.floor(this.startedAtEpochMs / 1000),
+      generation: this.life.generation,
+      requests,
+      inflight,
+      workers,
+      restarts: { ...this.restartsBy },
+      recycles: { ...this.recyclesBy },
+      listenQueue: this.lastQueue,
+      slots,
+    };
+  }
+
+  /**
+   * The periodic sample (a timer of its own, unref'd: it must never keep the master alive nor wait on the loop).
+   * A sample that takes longer than the interval delays the next one instead of piling up.
+   */
+  private sampleEvery(intervalMs: number): void {
+    const tick = async (): Promise<void> => {
+      const read = this.readListenQueue;
+      const pids = [...this.table.workers.values()].filter((h) => h.state !== 'exited').map((h) => h.pid);
+      const [queue, usage] = await Promise.all([read === null ? null : read(), this.sample(pids).catch(() => new Map<number, Usage>())]);
+      this.lastQueue = queue;
+      this.lastUsage = usage;
+    };
+    const again = (): void => {
+      if (this.life.phase === 'stopped') return;
+      this.sampleTimer = setTimeout(() => void tick().finally(again), intervalMs);
+      this.sampleTimer.unref();
+    };
+    void tick().finally(again);
   }
 
   /** One turn of the loop. Public so unit tests can drive it with a fake clock. */
@@ -198,6 +294,11 @@ export class Master {
   private reap(e: Extract<MasterEvent, { type: 'worker-exit' }>): void {
     const h = this.table.remove(e.pid);
     if (!h) return this.log.debug(`exit of unknown pid ${e.pid}; ignored`);
+    // Counters never go down: the worker's last report (its final one when it drained) stays in the totals.
+    addCounts(this.retired, h.counts);
+    const cpu = this.lastUsage.get(h.pid)?.cpuSeconds;
+    if (cpu !== undefined) this.retiredCpu.set(h.id, (this.retiredCpu.get(h.id) ?? 0) + cpu);
+    this.lastUsage.delete(h.pid);
     const now = this.clock.now();
     const slot = this.table.slotOf(h.id, h.generation);
     const decision = classifyExit({
@@ -226,6 +327,7 @@ export class Master {
         break;
       case 'crash':
         slot.restarts++;
+        this.restartsBy.crash++;
         slot.failures = decision.failures;
         slot.backoffUntil = decision.delayMs > 0 ? this.clock.now() + decision.delayMs : null;
         // Stable log line (RULES.md): "worker 2 (pid 4711) exited on SIGKILL; respawning[ in 400ms]".
@@ -246,7 +348,6 @@ export class Master {
         throw new Error(`unknown exit decision ${JSON.stringify(never)}`);
       }
     }
-    this.table.forgetIfRetired(h.id, this.life.target);
   }
 
   private reconcile(): void {
@@ -265,6 +366,7 @@ export class Master {
         slots: this.table.slots,
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
+        forceStop: this.life.forceStop,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
@@ -280,6 +382,8 @@ export class Master {
         return this.table.drain(action.pid, action.reason);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
+      case 'forget':
+        return this.table.forget(action.id);
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':
@@ -289,6 +393,7 @@ export class Master {
         return this.life.settled();
       case 'stopped':
         this.cancelTimer?.();
+        if (this.sampleTimer !== null) clearTimeout(this.sampleTimer);
         return this.life.finish();
       default: {
         const never: never = action;

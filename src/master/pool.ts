@@ -1,5 +1,6 @@
-// Pure decisions about the worker pool: desired state + the workers we have → actions (spawn, drain, kill, and the
-// milestones all-ready / reload-complete / settled / stopped), and what a worker's exit means (planned, crash with
+// Pure decisions about the worker pool: desired state + the workers we have → actions (spawn, drain, kill, forget a
+// retired slot, and the milestones all-ready / reload-complete / settled / stopped): the one place that decides what
+// happens to a worker process or a slot (lifecycle.ts only changes the desired state), and what a worker's exit means (planned, crash with
 // backoff, halt at start, failed canary). No syscalls, no timers, no logging: master.ts applies what this returns.
 
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED } from '../worker/exit-codes.js';
@@ -38,12 +39,16 @@ export interface PoolView {
   readonly slots: ReadonlyMap<number, { readonly backoffUntil: number | null }>;
   readonly bootTimeoutMs: number;
   readonly gracefulTimeoutMs: number;
+  /** A second stop request came: kill what is left instead of waiting for in-flight requests. */
+  readonly forceStop: boolean;
 }
 
 export type PoolAction =
   | { type: 'spawn'; id: number; generation: number }
   | { type: 'drain'; pid: number; reason: ExitReason }
   | { type: 'kill'; pid: number; cause: KillCause }
+  /** A slot above the target with no process left: drop its record (stats must not list it). */
+  | { type: 'forget'; id: number }
   | { type: 'all-ready' }
   | { type: 'reload-complete' }
   | { type: 'settled' }
@@ -83,9 +88,24 @@ export function decide(v: PoolView): Decision {
   const dying = (w: PoolWorker) => w.killedFor !== null || killed.has(w.pid);
 
   if (v.phase === 'stopping') {
-    for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+    if (v.forceStop) {
+      // Marked draining first, so the exit reads as the planned stop it is, then SIGKILL (Puma's second TERM).
+      for (const w of v.workers) {
+        if (dying(w)) continue;
+        if (w.state !== 'draining') actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+        actions.push({ type: 'kill', pid: w.pid, cause: 'stop-now' });
+      }
+    } else for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
     if (v.workers.length === 0) actions.push({ type: 'stopped' });
     return { actions, wakeAt };
+  }
+
+  // A retired slot (scaled away) keeps its record only while a process of it is still exiting.
+  for (const id of v.slots.keys()) if (id > v.target && !v.workers.some((w) => w.id === id)) actions.push({ type: 'forget', id });
+
+  // A failed reload leaves new workers still loading: they are not wanted any more (those already serving stay).
+  if (!v.reload) {
+    for (const w of live) if (w.state === 'starting' && w.generation > v.generation && !dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'reload' });
   }
 
   // Scale down one worker at a time: the highest slot first, the next once it has gone.

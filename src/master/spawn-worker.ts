@@ -16,7 +16,7 @@ import {
   type WorkerOptions,
   type WorkerToMaster,
 } from '../worker/messages.js';
-import { setprivArgs, type AccountLookup, type WorkerIdentity } from './worker-identity.js';
+import { setprivArgs, type AccountLookup, type TestAs, type WorkerIdentity } from './worker-identity.js';
 import type { WorkerOutput } from './worker-output.js';
 
 export interface WorkerProcess {
@@ -151,6 +151,10 @@ export const lookupAccount: AccountLookup = (database, key) => {
     return null; // exit 2: no such entry
   }
 };
+
+/** `test ARGS` run as the workers will run (setpriv with the same arguments): the start-time access checks. */
+export const testAs: TestAs = (identity, args) =>
+  spawnSync('setpriv', [...setprivArgs(identity), '--', 'test', ...args], { stdio: 'ignore' }).status === 0;
 
 export function hasSetpriv(): boolean {
   return spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -3,11 +3,14 @@
 
 import pidusage from 'pidusage';
 import type { WorkerStats } from '../stats-contract.js';
-import type { LastExit, WorkerHandle } from './worker-handle.js';
+import type { WorkerHandle } from './worker-handle.js';
+import type { SlotRecord } from './worker-table.js';
 
 export interface Usage {
   cpu: number;
   memory: number;
+  /** CPU time (user + system) since the process started, seconds. */
+  cpuSeconds: number;
 }
 
 /** pid → usage; a pid that vanished meanwhile is simply missing. */
@@ -16,8 +19,8 @@ export type UsageSampler = (pids: number[]) => Promise<Map<number, Usage>>;
 export const sampleUsage: UsageSampler = async (pids) => {
   const out = new Map<number, Usage>();
   if (pids.length === 0) return out;
-  const put = (pid: number, s: { cpu: number; memory: number } | undefined) => {
-    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory });
+  const put = (pid: number, s: { cpu: number; memory: number; ctime: number } | undefined) => {
+    if (s) out.set(pid, { cpu: Math.round(s.cpu * 10) / 10, memory: s.memory, cpuSeconds: s.ctime / 1000 });
   };
   try {
     const all = await pidusage(pids);
@@ -39,16 +42,6 @@ export const sampleUsage: UsageSampler = async (pids) => {
 /** Rounds seconds for people and JSON alike. */
 export function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
-}
-
-/** What the master remembers per slot across its workers. */
-export interface SlotRecord {
-  restarts: number;
-  /** Consecutive short-lived exits (drives the backoff). */
-  failures: number;
-  backoffUntil: number | null;
-  lastExit: LastExit | null;
-  generation: number;
 }
 
 /** One row per worker process (starting, ready, draining) plus one per slot waiting out a backoff. */

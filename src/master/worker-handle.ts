@@ -8,7 +8,7 @@
 
 import { InternalError } from '../errors.js';
 import type { ExitReason } from '../stats-contract.js';
-import type { SerializedError } from '../worker/messages.js';
+import type { RequestCounts, SerializedError } from '../worker/messages.js';
 import type { WorkerProcess } from './spawn-worker.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
@@ -41,6 +41,8 @@ export class WorkerHandle {
   lastBeat: number;
   requests = 0;
   inflight = 0;
+  /** Status classes and duration buckets from the last stats message (the master adds them up at exit). */
+  counts: RequestCounts | null = null;
   /** Restarts of the slot when this worker was started (the slot's count lives in the master). */
   restarts: number;
   drainReason: ExitReason | null = null;

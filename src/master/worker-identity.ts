@@ -99,3 +99,35 @@ export function setprivArgs(identity: WorkerIdentity): string[] {
   // kernel clears the parent-death signal on a change of uid or gid.
   return args;
 }
+
+/** Runs `test ARGS` as the identity; true when it exits 0 (spawn-worker.ts's testAs). */
+export type TestAs = (identity: WorkerIdentity, args: string[]) => boolean;
+
+/**
+ * The workers must read the app and enter chdir as their user: checked at start, since a worker that cannot would
+ * only say that the app failed to load (or, from load-app's stat, that it does not exist).
+ */
+export function checkWorkerAccess(
+  identity: WorkerIdentity | null,
+  paths: { app: string; chdir: string | null; workerMain: string },
+  testAs: TestAs,
+): void {
+  if (identity === null) return;
+  const who = identity.env.USER ?? (identity.uid === null ? `gid ${identity.gid}` : `uid ${identity.uid}`);
+  const key = identity.uid === null ? 'group' : 'user';
+  if (paths.chdir !== null && !testAs(identity, ['-x', paths.chdir])) {
+    throw new ConfigError(key, `the workers (${who}) cannot enter chdir ${paths.chdir}`, {
+      hint: 'give that user search (x) permission on the folder and every folder above it',
+    });
+  }
+  if (!testAs(identity, ['-r', paths.workerMain])) {
+    throw new ConfigError(key, `the workers (${who}) cannot read scgi-supervise's worker module ${paths.workerMain}`, {
+      hint: 'install scgi-supervise where that user can read it (e.g. the app\'s own node_modules, or /usr/local/lib), not under /root',
+    });
+  }
+  if (!testAs(identity, ['-r', paths.app])) {
+    throw new ConfigError(key, `the workers (${who}) cannot read the app ${paths.app}`, {
+      hint: 'make the app readable by that user, and every folder above it searchable (x), e.g. not under /root',
+    });
+  }
+}

@@ -19,6 +19,8 @@ export interface WorkerOutputOptions {
   stdout: LineSink;
   stderr: LineSink;
   maxLineBytes?: number;
+  /** How long a worker's pipe rests after a read; default REST_MS (unit tests pass 0). */
+  restMs?: number;
 }
 
 export interface WorkerStreams {
@@ -35,6 +37,7 @@ const LEVEL: Record<'stdout' | 'stderr', number> = { stdout: 30, stderr: 40 };
 
 export class WorkerOutput {
   private readonly sources = new Set<Readable>();
+  private readonly idleWaiters = new Set<() => void>();
   private blocked = false;
   private readonly stdout: Batch;
   private readonly stderr: Batch;
@@ -55,15 +58,56 @@ export class WorkerOutput {
     const splitter = new LineSplitter((line, part, more) => out.add(format(line, part, more)), this.o.maxLineBytes ?? MAX_LINE_BYTES);
     this.sources.add(stream);
     if (this.blocked) stream.pause();
-    stream.on('data', (chunk: Buffer) => splitter.push(chunk));
+    // After a read, the pipe rests a moment: what the worker writes meanwhile is read in one go, so a busy app
+    // costs the master one wakeup and one read per REST_MS per worker instead of one per line.
+    const restMs = this.o.restMs ?? REST_MS;
+    let resting = false;
+    const wake = () => {
+      resting = false;
+      if (!this.blocked) stream.resume();
+    };
+    stream.on('data', (chunk: Buffer) => {
+      splitter.push(chunk);
+      if (resting || restMs <= 0) return;
+      resting = true;
+      stream.pause();
+      setTimeout(wake, restMs);
+    });
     const done = () => {
       if (!this.sources.delete(stream)) return;
       splitter.end();
+      if (this.sources.size === 0) setImmediate(this.wakeIdle); // after the batches' own flush (FIFO)
     };
     stream.on('end', done);
     stream.on('close', done);
     stream.on('error', () => undefined); // ECONNRESET from a killed worker: 'close' follows
   }
+
+  /**
+   * Resolves once every pipe attached so far has ended and its last lines were handed to the sinks, or after
+   * `timeoutMs` (a grandchild of the app may hold a pipe open). start.ts waits for it before the master exits, so
+   * the workers' last lines are not lost to the exit.
+   */
+  closed(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.sources.size === 0) return setImmediate(resolve);
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve();
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.add(done);
+    });
+  }
+
+  private readonly wakeIdle = (): void => {
+    if (this.sources.size > 0) return;
+    for (const w of this.idleWaiters) w();
+    this.idleWaiters.clear();
+  };
 
   /** The destination is full: stop reading every worker (their pipes fill and their writes wait) until it drains. */
   private block(sink: LineSink): void {
@@ -72,7 +116,7 @@ export class WorkerOutput {
     for (const s of this.sources) s.pause();
     sink.onceDrain(() => {
       this.blocked = false;
-      for (const s of this.sources) s.resume();
+      for (const s of this.sources) s.resume(); // a resting pipe reads one turn early: harmless
     });
   }
 
@@ -89,6 +133,9 @@ export class WorkerOutput {
       `${head}${Date.now()}${tail}${part === 0 ? '' : `,"part":${part},"more":${more}`},"msg":${JSON.stringify(line)}}\n`;
   }
 }
+
+/** How long a worker's pipe rests after a read (a line printed is delayed by at most this). */
+const REST_MS = 5;
 
 /** Bytes of whole lines gathered before a write even inside one turn of the event loop. */
 const BATCH_BYTES = 256 * 1024;

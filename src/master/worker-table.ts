@@ -6,9 +6,18 @@ import type { Config } from '../config/config.js';
 import type { WorkerToMaster } from '../worker/messages.js';
 import type { Clock } from './clock.js';
 import type { SpawnWorker } from './spawn-worker.js';
-import type { SlotRecord } from './stats.js';
 import type { ExitReason } from '../stats-contract.js';
-import { WorkerHandle, type KillCause } from './worker-handle.js';
+import { WorkerHandle, type KillCause, type LastExit } from './worker-handle.js';
+
+/** What the master remembers per slot across its workers. */
+export interface SlotRecord {
+  restarts: number;
+  /** Consecutive short-lived exits (drives the backoff). */
+  failures: number;
+  backoffUntil: number | null;
+  lastExit: LastExit | null;
+  generation: number;
+}
 
 export interface TableLog {
   debug(msg: string): void;
@@ -62,8 +71,9 @@ export class WorkerTable {
   }
 
   /** A slot retired by scale-down is forgotten once nothing runs in it. */
-  forgetIfRetired(id: number, target: number): void {
-    if (id > target && ![...this.workers.values()].some((w) => w.id === id)) this.slots.delete(id);
+  /** Drops a retired slot's record (pool.ts decides when: above the target, no process left). */
+  forget(id: number): void {
+    this.slots.delete(id);
   }
 
   /** Live means not draining: what serves (or will) in the current pool. */
@@ -127,19 +137,6 @@ export class WorkerTable {
     h.process.kill('SIGKILL');
   }
 
-  /** The second stop request: SIGKILL everything not already being killed. Returns how many. */
-  killAll(): number {
-    const left = [...this.workers.values()].filter((h) => h.killedFor === null);
-    for (const h of left) {
-      if (h.state !== 'draining') {
-        h.transition('draining', this.o.clock.now());
-        h.drainReason = 'stopped';
-      }
-      this.kill(h.pid, 'stop-now');
-    }
-    return left.length;
-  }
-
   /** Records a worker's message; returns the handle that just became ready, if one did. */
   record(pid: number, message: WorkerToMaster): WorkerHandle | null {
     const h = this.workers.get(pid);
@@ -160,6 +157,7 @@ export class WorkerTable {
       case 'stats':
         h.requests = message.requests;
         h.inflight = message.inflight;
+        if (message.counts) h.counts = message.counts;
         return null;
       case 'draining':
         h.inflight = message.inflight;

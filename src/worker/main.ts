@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS } from '../protocol/limits.js';
 import { SupervisorError } from '../errors.js';
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED, EXIT_MASTER_GONE, EXIT_OK } from './exit-codes.js';
 import { loadApp, type LoadedApp } from './adapters/load-app.js';
-import { LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
+import { DURATION_BOUNDS_S, LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
 import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { HandleStream } from './transport/handle-stream.js';
@@ -90,6 +90,7 @@ class WorkerProcess {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       log: this.log,
+      durationBoundsS: DURATION_BOUNDS_S,
     });
     this.connections = connections;
     // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when). No noDelay here: a response
@@ -105,8 +106,11 @@ class WorkerProcess {
       this.log.error({ err }, 'listening socket error');
     });
     // Node's listen({ fd }) wraps the inherited socket and calls listen(2) again, which is harmless on a socket
-    // the master already listens on. Closing this server later closes only our copy of the descriptor.
-    server.listen({ fd: LISTEN_FD, backlog: options.backlog ?? 511 }, () => {
+    // the master already listens on, but replaces its backlog: hence the master's (or systemd's) value. Node reads
+    // the backlog of an fd listen from the ARGUMENTS only (options.backlog is ignored there, net.js
+    // backlogFromArgs): passed as the second argument, or every worker would shrink the queue to 511.
+    // Closing this server later closes only our copy of the descriptor.
+    server.listen({ fd: LISTEN_FD }, options.backlog ?? 511, () => {
       if (this.state !== 'loading') return;
       this.serveOnHandles(server, connections);
       this.state = 'serving';
@@ -207,7 +211,7 @@ class WorkerProcess {
     }
     c.stop();
     // The last counters, then leave once the message is written (or without IPC, at once).
-    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight }, () => process.exit(code));
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, counts: c.counts }, () => process.exit(code));
   }
 
   /** Every stats interval while serving: the counters, and a check that the master is still there. */
@@ -227,7 +231,7 @@ class WorkerProcess {
     const key = `${c.requests}/${c.inflight}`;
     if (!force && key === this.lastStats) return;
     this.lastStats = key;
-    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight });
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, counts: c.counts });
   }
 
   /** process.send when the channel is up; `done` runs once the message is written (or at once without IPC). */

@@ -32,6 +32,23 @@ export interface WorkerOptions {
   backlog?: number;
 }
 
+/**
+ * Upper bounds in seconds of the request-duration histogram (handler start to response end), 1 ms to 30 s; +Inf
+ * follows the last. The worker counts into them, the master sums them over workers (control/metrics-text.ts shows
+ * them as Prometheus buckets). Changing them changes the series an operator has stored: add, never move.
+ */
+export const DURATION_BOUNDS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** A worker's request counters since it started, cumulative (the master keeps them after the worker is gone). */
+export interface RequestCounts {
+  /** Index 0: aborted (the handler ran, no response was sent); 1..5: responses 1xx..5xx. */
+  codes: number[];
+  /** Per bucket of DURATION_BOUNDS_S, not cumulative; the last one is above 30 s. */
+  buckets: number[];
+  /** Sum of the durations, seconds. */
+  durationSeconds: number;
+}
+
 export interface SerializedError {
   code: string;
   message: string;
@@ -49,7 +66,7 @@ export type WorkerToMaster =
   /** Sent just before exiting EXIT_APP_LOAD_FAILED, so the master can print the app's own error. */
   | { type: 'load-failed'; error: SerializedError }
   /** Cumulative counters, sent every statsIntervalMs when they changed, and once when draining ends. */
-  | { type: 'stats'; requests: number; inflight: number }
+  | { type: 'stats'; requests: number; inflight: number; counts?: RequestCounts }
   /** Acknowledges a drain: the worker no longer accepts. */
   | { type: 'draining'; inflight: number };
 

@@ -136,3 +136,32 @@ test('--user/--group: unknown names and a master that is not root are refused at
   assert.equal(notRoot.status, 64, notRoot.stderr);
   assert.match(notRoot.stderr, /ERR_CONFIG_PRIVILEGE: /);
 });
+
+test('--user: an app or chdir the user cannot reach is refused at start, naming the user key (exit 64)', async (t) => {
+  if (!requireRoot(t)) return;
+  const { copyFileSync } = await import('node:fs');
+  const dir = await mkdtemp(join(tmpdir(), 'scgi-private-')); // 0700, owned by root
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const app = join(dir, 'app.cjs');
+  copyFileSync(APP, app);
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'start', ...args, '-l', `unix:${join(dir, 'never.sock')}`], { cwd: ROOT, encoding: 'utf8', timeout: 20_000 });
+  const unreadable = run([app, '--user', 'www-data']);
+  assert.equal(unreadable.status, 64, unreadable.stderr);
+  assert.match(unreadable.stderr, /ERR_CONFIG_INVALID: /);
+  const noChdir = run([APP, '--user', 'www-data', '--chdir', dir]);
+  assert.equal(noChdir.status, 64, noChdir.stderr);
+  assert.match(noChdir.stderr, /ERR_CONFIG_INVALID: /);
+});
+
+test('root master, --group alone: workers keep uid 0, take the gid, and have no supplementary groups', async (t) => {
+  if (!requireRoot(t)) return;
+  const gid = Number(sh('getent', ['group', 'www-data']).split(':')[2]);
+  const dir = await mkdtemp(join(tmpdir(), 'scgi-identity-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const sup = await startSupervisor({ app: APP, workers: 1, listen: `unix:${join(dir, 'scgi.sock')}`, args: ['--group', 'www-data'], t });
+  const s = procStatus(sup.workerPids()[0]!);
+  assert.deepEqual(s.uids, [0, 0, 0, 0]);
+  assert.deepEqual(s.gids, [gid, gid, gid, gid]);
+  assert.deepEqual(s.groups, []);
+});

@@ -169,3 +169,12 @@ test('json: a start that fails (the app throws while loading) prints JSON lines 
   const recs = records(r.stderr, 'stderr');
   assert.ok(recs.some((rec) => rec.name === 'master' && rec.code === 'ERR_APP_LOAD_FAILED' && rec.level === 60), r.stderr);
 });
+
+test('what a worker writes as it exits is printed before the master exits', async (t) => {
+  const dir = await tempDir(t);
+  const sup = await startSupervisor({ app: APP, workers: 2, listen: `unix:${join(dir, 'scgi.sock')}`, args: ['--env', 'LAST_WORDS=1'], t });
+  const pids = sup.workerPids();
+  const exit = await sup.stop();
+  assert.equal(exit.code, 0);
+  for (const pid of pids) assert.match(sup.logs(), new RegExp(`\\| last words of ${pid}\\n`), sup.logs());
+});

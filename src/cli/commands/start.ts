@@ -9,16 +9,19 @@ import { loadConfig, type ConfigInput } from '../../config/load.js';
 import type { Config } from '../../config/config.js';
 import { resolveControlPath } from '../../control/paths.js';
 import { ControlServer } from '../../control/server.js';
-import { SupervisorError } from '../../errors.js';
+import { startMetricsServer, type MetricsServer } from '../../control/metrics-server.js';
+import { listenQueueReader } from '../../master/listen-queue.js';
+import { controlGroupId } from '../../control/socket-file.js';
+import { ConfigError, SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { createSpawnWorker, hasSetpriv, lookupAccount, type SpawnWorker } from '../../master/spawn-worker.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN, type SpawnWorker } from '../../master/spawn-worker.js';
+import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import type { ControlTarget } from '../../control/target.js';
 import { ConfigReloader } from '../config-reload.js';
 import { checkPidFile, removePidFile, writePidFile } from '../pid-file.js';
-import { resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
@@ -59,6 +62,7 @@ export function startOptions(y: Argv): Argv {
       .option('reload-surge', { type: 'number', describe: 'New workers a reload may start at once (default 1)' })
       .option('name', { type: 'string', describe: 'Instance name: keys the control socket path' })
       .option('control', { type: 'string', describe: 'Control socket path (default derived from --name or --listen)' })
+      .option('control-group', { type: 'string', describe: 'Group (name or gid) whose members may run reload, stats, scale, stop (socket 0660)' })
       .option('config', { type: 'string', describe: 'YAML config file (flags win over it)' })
       .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
       .option('log-format', { type: 'string', describe: 'text or json (default text)' })
@@ -67,6 +71,8 @@ export function startOptions(y: Argv): Argv {
       .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
       .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
+      .option('stats-interval', { type: 'number', describe: 'Seconds between workers\' reports and the CPU/memory/listen-queue sample (default 1)' })
+      .option('metrics-listen', { type: 'string', describe: 'Serve Prometheus GET /metrics on HOST:PORT, :PORT (loopback) or unix:PATH (default off)' })
       .option('user', { type: 'string', describe: 'Run the workers as this user (name or uid), with its groups; the master stays root' })
       .option('group', { type: 'string', describe: "Run the workers with this group (name or gid; default the user's)" })
       .option('chdir', { type: 'string', describe: 'Folder the workers start in (default the current one)' })
@@ -99,10 +105,18 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   let config: Config;
   let controlPath: string;
   let identity: WorkerIdentity | null;
+  let controlGroup: number | null;
   try {
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
     identity = resolveIdentity(config);
+    checkWorkerAccess(identity, { app: config.app, chdir: config.chdir, workerMain: WORKER_MAIN }, testAs);
+    controlGroup = config.controlGroup === null ? null : controlGroupId(config.controlGroup);
+    if (controlGroup === null && config.controlGroup !== null) {
+      throw new ConfigError('control-group', `unknown group ${JSON.stringify(config.controlGroup)} for --control-group`, {
+        hint: 'give a group from /etc/group or a numeric gid (groups from LDAP/NSS: use the gid)',
+      });
+    }
     if (argv.pidFile !== undefined) checkPidFile(argv.pidFile);
   } catch (err) {
     printError(err);
@@ -130,6 +144,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     fail(err);
     return EXIT_FAILURE;
   }
+  if (config.listen.kind === 'fd') {
+    // The inherited socket keeps its own backlog (systemd's Backlog=): workers re-listen with it, not with ours.
+    if (listener.backlog !== undefined) config = Object.freeze({ ...config, backlog: listener.backlog });
+    else log.warn(`cannot read the backlog of ${listener.address} (is ss installed?); workers re-listen it with --backlog ${config.backlog}`);
+  }
 
   const pidFile = argv.pidFile;
   if (pidFile !== undefined) {
@@ -141,14 +160,17 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
       return EXIT_FAILURE;
     }
   }
-  const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion() });
+  const readListenQueue = listenQueueReader(listener.fd, config.listen.kind, config.backlog);
+  const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion(), readListenQueue });
   const input = pickInput(argv);
+  const inherited = config.listen.kind === 'fd' ? config.backlog : null;
   const reloader = new ConfigReloader({
     initial: config,
     load: () => {
       const next = loadConfig(input);
       resolveIdentity(next); // a user that no longer exists refuses the reload, like any invalid key
-      return next;
+      // An inherited socket keeps the backlog read from it at start (above), not the config's.
+      return inherited === null || next.listen.kind !== 'fd' ? next : Object.freeze({ ...next, backlog: inherited });
     },
     target: master,
     willApply: (next) => (launch = launchFor(next, resolveIdentity(next))),
@@ -159,14 +181,24 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   const target: ControlTarget = {
     reload: () => reloader.reload(),
     stats: () => master.stats(),
+    metrics: () => master.metrics(),
     scale: (workers) => master.scale(workers),
     stop: () => master.stop(),
   };
-  const control = new ControlServer(target, { path: controlPath, log });
+  const control = new ControlServer(target, { path: controlPath, log, group: controlGroup });
+  let metrics: MetricsServer | null = null;
   try {
     await control.listen();
+    if (config.metricsListen !== null) {
+      const at = config.metricsListen;
+      if (at.kind === 'fd') throw new Error('unreachable: config/load.ts refuses fd: for metrics-listen');
+      metrics = await startMetricsServer(master, at, log);
+      // test/integration/metrics*.test.ts reads the address (port 0 → the real port) from this line.
+      log.info(`metrics on http://${metrics.address.startsWith('unix:') ? `${metrics.address} ` : metrics.address}/metrics`);
+    }
   } catch (err) {
     listener.close();
+    await control.close().catch(() => undefined);
     fail(err);
     return EXIT_FAILURE;
   }
@@ -186,7 +218,10 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   });
 
   const code = await master.done;
+  await metrics?.close();
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
+  // The workers have exited; what they wrote last may still be in their pipes.
+  await output.closed(OUTPUT_CLOSE_WAIT_MS);
   if (pidFile !== undefined) removePidFile(pidFile);
   return code;
 }
@@ -199,8 +234,8 @@ export function resolveIdentity(config: Config): WorkerIdentity | null {
 export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
-    'reloadSurge', 'name', 'control', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs',
+    'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
+    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];
@@ -208,6 +243,7 @@ export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
 }
 
 const FLUSH_AT_EXIT_MS = 2000;
+const OUTPUT_CLOSE_WAIT_MS = 1000;
 
 function lineSink(stream: NodeJS.WriteStream): LineSink {
   // EPIPE (a closed reader: `| head`, a stopped collector) must not kill the master; what it prints is lost then.

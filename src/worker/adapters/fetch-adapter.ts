@@ -43,6 +43,8 @@ class FetchExchange implements Exchange {
   private controller: ReadableStreamDefaultController<Uint8Array> | null = null;
   private readonly abortController = new AbortController();
   private headSent = false;
+  /** The status written (0 until the head is out: a 500 from appFailed is counted by the connection). */
+  private sentStatus = 0;
   private aborted = false;
 
   constructor(
@@ -118,6 +120,10 @@ class FetchExchange implements Exchange {
 
   responseEnded(): boolean {
     return false; // the adapter reports the end itself (responseFinished) before anything else can fail
+  }
+
+  status(): number {
+    return this.sentStatus;
   }
 
   private buildRequest(): Request {
@@ -270,6 +276,7 @@ class FetchExchange implements Exchange {
     const text = formatHead({ status, reason, headers: list });
     const socket = this.host.socket;
     this.headSent = true;
+    this.sentStatus = status;
     if (chunk === null || chunk.byteLength === 0) return socket.write(text, 'latin1');
     socket.cork();
     socket.write(text, 'latin1');

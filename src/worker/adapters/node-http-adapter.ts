@@ -87,6 +87,10 @@ class NodeExchange implements Exchange {
   responseEnded(): boolean {
     return this.res.writableEnded;
   }
+
+  status(): number {
+    return this.res.statusCode;
+  }
 }
 
 /** The entry serve.ts calls per request for a (req, res) app. */

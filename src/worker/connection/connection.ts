@@ -26,6 +26,8 @@ export interface ServeOptions {
   limits: ProtocolLimits;
   timeouts: ProtocolTimeouts;
   log: Logger;
+  /** Upper bounds (s) of the duration histogram, ascending (main.ts passes messages.ts DURATION_BOUNDS_S); none: one bucket. */
+  durationBoundsS?: readonly number[];
 }
 
 /** What a connection needs from the set it belongs to (serve.ts ConnectionSet). */
@@ -35,6 +37,8 @@ export interface ConnectionOwner {
   missingScgiWarned: boolean;
   inflight: number;
   requests: number;
+  /** A request is over: its status (0: no response sent) and its duration from the handler's start. */
+  count(status: number, seconds: number): void;
   closed(c: Connection): void;
 }
 
@@ -55,6 +59,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private responded = false;
   /** This connection holds one of the set's `inflight`. */
   private counted = false;
+  /** performance.now() when the app was handed the request (the histogram measures from here). */
+  private startedAt = 0;
 
   constructor(
     private readonly set: ConnectionOwner,
@@ -135,7 +141,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     if (exchange !== null) {
       if (!this.responded) {
         this.responded = true;
-        this.release();
+        this.release(0); // counted as aborted: no complete response went out
         exchange.abort(abortedError());
       }
       exchange.socketClosed();
@@ -158,6 +164,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
     this.set.inflight++;
     this.counted = true;
+    this.startedAt = performance.now();
     let exchange: Exchange;
     try {
       exchange = this.set.options.startExchange(this, head);
@@ -216,7 +223,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   responseFinished(complete: boolean): void {
     if (this.responded) return;
     this.responded = true;
-    this.release();
+    this.release(this.exchange === null ? 0 : this.exchange.status());
     if (!complete) {
       this.set.warnings.warn(
         { method: this.head?.method, uri: this.head?.uri },
@@ -236,8 +243,9 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     // Already over, or a throw after res.end(): the answer is complete (its 'finish' drains), only the log remains.
     if (this.responded || this.state === 'closed' || (exchange !== null && exchange.responseEnded())) return;
     this.responded = true;
-    this.release();
-    if (exchange !== null && exchange.headWritten()) {
+    const sent = exchange !== null && exchange.headWritten();
+    this.release(sent ? exchange.status() : 500);
+    if (sent) {
       // Bytes of a response may be out already: only a reset tells the front end it is broken (case 33).
       this.reset();
       return;
@@ -362,11 +370,12 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
   }
 
-  private release(): void {
+  private release(status: number): void {
     if (!this.counted) return;
     this.counted = false;
     this.set.inflight--;
     this.set.requests++;
+    this.set.count(status, (performance.now() - this.startedAt) / 1000);
   }
 
   private peer(): string {

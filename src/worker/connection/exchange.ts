@@ -24,6 +24,8 @@ export interface Exchange {
   headWritten(): boolean;
   /** True once the app has ended its response (res.end()): a later throw must not break a complete answer. */
   responseEnded(): boolean;
+  /** The status the response carries (or will), for the status-class counters of the stats message. */
+  status(): number;
 }
 
 /** What an adapter may ask of its connection. */

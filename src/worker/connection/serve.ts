@@ -10,6 +10,15 @@ import { listenToNetSocket } from '../transport/net-socket-events.js';
 import type { StreamHandle } from '../../node-internals.js';
 import { WarnLimiter } from './warn-limiter.js';
 
+/** What the stats message carries (structurally worker/messages.ts RequestCounts, which a room may not import). */
+export interface RequestCounters {
+  /** Index 0: aborted (no response sent); 1..5: responses 1xx..5xx. */
+  codes: number[];
+  /** Per histogram bucket, not cumulative; the last is above the last bound. */
+  buckets: number[];
+  durationSeconds: number;
+}
+
 /** All connections of one worker, the sweep timer, and the counters main.ts reports. */
 export class ConnectionSet implements ConnectionOwner {
   /**
@@ -22,6 +31,9 @@ export class ConnectionSet implements ConnectionOwner {
   requests = 0;
   /** Requests handed to the app and not over yet. */
   inflight = 0;
+  /** By status class and duration bucket, sent with every stats message (never a message per request). */
+  readonly counts: RequestCounters;
+  private readonly bounds: readonly number[];
   readonly warnings: WarnLimiter;
   missingScgiWarned = false;
   /** Called each time the last open connection closes (main.ts waits for it while draining). */
@@ -30,6 +42,8 @@ export class ConnectionSet implements ConnectionOwner {
 
   constructor(readonly options: ServeOptions) {
     this.warnings = new WarnLimiter(options.log);
+    this.bounds = options.durationBoundsS ?? [];
+    this.counts = { codes: [0, 0, 0, 0, 0, 0], buckets: this.bounds.map(() => 0).concat(0), durationSeconds: 0 };
     const t = options.timeouts;
     const tickMs = Math.max(20, Math.min(1000, Math.floor(Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.drainTimeoutMs) / 4)));
     this.sweepTimer = setInterval(() => this.sweep(), tickMs);
@@ -52,6 +66,17 @@ export class ConnectionSet implements ConnectionOwner {
     this.list.push(c);
     socket.start(c);
   };
+
+  /** One request is over: status 0 when no response was sent. A few increments and a scan of 14 bounds. */
+  count(status: number, seconds: number): void {
+    const counts = this.counts;
+    counts.codes[status >= 100 && status < 600 ? (status / 100) | 0 : 0]++;
+    counts.durationSeconds += seconds;
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
+    counts.buckets[i]!++;
+  }
 
   /** How many connections are open. */
   get open(): number {

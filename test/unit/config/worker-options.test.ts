@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, type ErrorCode } from '../../../src/errors.js';
 import { loadConfig, type ConfigInput } from '../../../src/config/load.js';
-import { resolveWorkerIdentity, setprivArgs, type AccountLookup } from '../../../src/master/worker-identity.js';
+import { checkWorkerAccess, resolveWorkerIdentity, setprivArgs, type AccountLookup } from '../../../src/master/worker-identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'scgi-worker-opts-'));
 writeFileSync(join(dir, 'app.js'), 'module.exports = (req, res) => res.end("ok");\n');
@@ -113,4 +113,16 @@ test('identity: unknown names, no root, no setpriv', () => {
   // already that identity: nothing to change, no root needed
   assert.equal(resolveWorkerIdentity({ user: 'app', group: null }, accounts, { uid: 1001, gid: 1001 }, setpriv), null);
   rejects(() => resolveWorkerIdentity({ user: 'app', group: null }, accounts, ROOT, () => false), 'user');
+});
+
+test('access: the workers\' user must enter chdir and read the worker module and the app', () => {
+  const id = resolveWorkerIdentity({ user: 'app', group: null }, accounts, ROOT, setpriv)!;
+  const paths = { app: '/srv/app.js', chdir: '/srv', workerMain: '/opt/w.js' };
+  const asked: string[] = [];
+  checkWorkerAccess(id, paths, (_, args) => (asked.push(args.join(' ')), true));
+  assert.deepEqual(asked, ['-x /srv', '-r /opt/w.js', '-r /srv/app.js']);
+  for (const denied of ['-x /srv', '-r /opt/w.js', '-r /srv/app.js']) {
+    rejects(() => checkWorkerAccess(id, paths, (_, args) => args.join(' ') !== denied), 'user');
+  }
+  checkWorkerAccess(null, paths, () => assert.fail('no identity, no check'));
 });

@@ -24,7 +24,7 @@ test('formatUptime', () => {
 
 test('the stats table: a master line, a header, one aligned row per worker, no borders', () => {
   const snapshot: StatsSnapshot = {
-    master: { pid: 812, version: '0.1.0', listen: '127.0.0.1:4000', generation: 3, uptime: 100, workers: 2, config: {} },
+    master: { pid: 812, version: '0.1.0', listen: '127.0.0.1:4000', generation: 3, uptime: 100, workers: 2, listenQueue: { depth: 3, limit: 511 }, config: {} },
     workers: [
       { id: 0, pid: 815, state: 'ready', generation: 3, uptime: 61, requests: 123456, inflight: 2, restarts: 0, lastExit: null, cpu: 12.345, memory: 52428800 },
       { id: 1, pid: null, state: 'backoff', generation: 3, uptime: 0, requests: 0, inflight: 0, restarts: 4, lastExit: { code: null, signal: 'SIGKILL', reason: 'crash' }, cpu: null, memory: null },
@@ -33,7 +33,7 @@ test('the stats table: a master line, a header, one aligned row per worker, no b
   };
   const lines = formatStatsTable(snapshot).trimEnd().split('\n');
   assert.equal(lines.length, 5);
-  assert.match(lines[0]!, /^master pid 812, version 0\.1\.0, listen 127\.0\.0\.1:4000, generation 3, up 1m40s, 2 workers$/);
+  assert.match(lines[0]!, /^master pid 812, version 0\.1\.0, listen 127\.0\.0\.1:4000, generation 3, up 1m40s, 2 workers, listen queue 3\/511$/);
   assert.match(lines[1]!, /ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+CPU%\s+MEM MiB\s+LAST EXIT/);
   assert.doesNotMatch(lines.join('\n'), /[│─┌┐└┘]/);
   const cells = lines.slice(2).map((l) => l.trim().split(/\s{2,}/));

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ControlServer } from '../../../src/control/server.js';
 import { controlRequest } from '../../../src/control/client.js';
@@ -54,23 +54,29 @@ test('a regular file at the control path is refused, not deleted', async (t) => 
   assert.ok(existsSync(path));
 });
 
-test('a directory others can enter, or owned by another user, is refused with a hint', async (t) => {
+test('only unsafe directories are refused: writable by others without the sticky bit, or owned by another user', async (t) => {
   const dir = tempDir(t);
+  const listenIn = async (mode: number): Promise<void> => {
+    const d = join(dir, mode.toString(8));
+    mkdirSync(d);
+    chmodSync(d, mode);
+    const server = new ControlServer(fakeTarget(), { path: join(d, 'c.sock'), log });
+    await server.listen();
+    t.after(() => server.close());
+    assert.deepEqual(await controlRequest(join(d, 'c.sock'), 'stats'), SNAPSHOT);
+  };
+  // systemd's RuntimeDirectory= (0755), a group-readable one, and a sticky world-writable one are all safe.
+  await listenIn(0o755);
+  await listenIn(0o750);
+  await listenIn(0o1777);
   const open = join(dir, 'open');
-  mkdirSync(open, { mode: 0o755 });
-  chmodSync(open, 0o755);
+  mkdirSync(open);
+  chmodSync(open, 0o777);
   await assert.rejects(new ControlServer(fakeTarget(), { path: join(open, 'c.sock'), log }).listen(), (err: SupervisorError) => {
     assert.equal(err.code, 'ERR_CONTROL_PERMISSION');
-    assert.match(err.hint ?? '', /chmod 0700/);
+    assert.match(err.hint ?? '', /chmod o-w/);
     return true;
   });
-  const groupReadable = join(dir, 'group');
-  mkdirSync(groupReadable);
-  chmodSync(groupReadable, 0o750);
-  await assert.rejects(
-    new ControlServer(fakeTarget(), { path: join(groupReadable, 'c.sock'), log }).listen(),
-    (err: SupervisorError) => err.code === 'ERR_CONTROL_PERMISSION',
-  );
   if (process.getuid!() === 0) {
     const foreign = join(dir, 'foreign');
     mkdirSync(foreign, { mode: 0o700 });
@@ -86,6 +92,36 @@ test('a directory others can enter, or owned by another user, is refused with a 
     new ControlServer(fakeTarget(), { path: join(file, 'c.sock'), log }).listen(),
     (err: SupervisorError) => err.code === 'ERR_CONTROL_PERMISSION',
   );
+});
+
+test('the socket file is 0600 from its first instant, even with umask 000 (never a wider mode, then a chmod)', async (t) => {
+  const dir = tempDir(t);
+  chmodSync(dir, 0o755);
+  const path = join(dir, 'c.sock');
+  // Poll on every turn of the event loop while listen() runs: a chmod after the bind needs at least one thread-pool
+  // round trip, so a socket created wider would be seen here. Bounded by the listen itself.
+  const modes = new Set<number>();
+  let polling = true;
+  const poll = (): void => {
+    try {
+      modes.add(lstatSync(path).mode & 0o7777);
+    } catch {
+      // not there yet
+    }
+    if (polling) setImmediate(poll);
+  };
+  const previous = process.umask(0);
+  try {
+    poll();
+    const server = new ControlServer(fakeTarget(), { path, log });
+    await server.listen();
+    t.after(() => server.close());
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  } finally {
+    polling = false;
+    process.umask(previous);
+  }
+  assert.deepEqual([...modes].map((m) => m.toString(8)), ['600']);
 });
 
 /** Runs a node one-liner as `nobody` that connects to `path` and prints the outcome (connected or the errno). */

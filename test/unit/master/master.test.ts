@@ -20,7 +20,7 @@ function setup(overrides: Partial<Config> = {}) {
     spawnWorker: spawner.spawn,
     log,
     clock,
-    sampleUsage: async (pids) => new Map(pids.map((pid) => [pid, { cpu: 1.5, memory: 1024 }])),
+    sampleUsage: async (pids) => new Map(pids.map((pid) => [pid, { cpu: 1.5, memory: 1024, cpuSeconds: 2 }])),
     version: '9.9.9',
   });
   const tick = (ms = 0) => clock.advance(ms);
@@ -270,7 +270,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   const s = await master.stats();
   assert.deepEqual(
     { ...s.master, pid: 0, config: null },
-    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, config: null },
+    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, listenQueue: null, config: null },
   );
   assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
   assert.equal(s.master.config.workers, 2);

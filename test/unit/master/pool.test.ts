@@ -25,6 +25,7 @@ function view(over: Partial<PoolView> = {}): PoolView {
     ]),
     bootTimeoutMs: 30_000,
     gracefulTimeoutMs: 10_000,
+    forceStop: false,
     ...over,
   };
 }
@@ -215,4 +216,40 @@ test('reload canary: a load failure, crash or boot timeout fails the reload', ()
   assert.deepEqual(decide(view({ now: 30_000, reload, workers: [w(1, 'ready'), w(2, 'ready'), starting] })).actions, [
     { type: 'kill', pid: starting.pid, cause: 'boot-timeout' },
   ]);
+});
+
+// The pool decides every operation on a worker or a slot; lifecycle.ts only changes what is wanted (issue 11).
+test('a second stop request: every worker left is marked draining (a planned exit) and killed, once', () => {
+  const ready = w(1, 'ready');
+  const draining = w(2, 'draining');
+  const dying = { ...w(3, 'ready'), killedFor: 'drain-timeout' as const };
+  const actions = decide(view({ phase: 'stopping', target: 3, forceStop: true, workers: [ready, draining, dying] })).actions;
+  assert.deepEqual(actions, [
+    { type: 'drain', pid: ready.pid, reason: 'stopped' },
+    { type: 'kill', pid: ready.pid, cause: 'stop-now' },
+    { type: 'kill', pid: draining.pid, cause: 'stop-now' },
+  ]);
+  // Without the second request the stop only drains.
+  assert.deepEqual(types(view({ phase: 'stopping', target: 3, workers: [ready, draining, dying] })), ['drain']);
+});
+
+test('after a failed reload, new workers still loading are drained; new ones already serving stay', () => {
+  const loading = w(1, 'starting', 3);
+  const serving = w(2, 'ready', 3);
+  const old = w(3, 'ready', 2);
+  const v = view({ target: 3, generation: 2, workers: [loading, serving, old], slots: new Map([[1, { backoffUntil: null }], [2, { backoffUntil: null }], [3, { backoffUntil: null }]]) });
+  assert.deepEqual(drains(v), [{ type: 'drain', pid: loading.pid, reason: 'reload' }]);
+  // During the reload itself the same worker is the new generation coming up: left alone.
+  assert.deepEqual(drains({ ...v, reload: { generation: 3, canaryPassed: true } }), []);
+});
+
+test('a slot above the target is forgotten once no process of it is left, not before', () => {
+  const slots = new Map([[1, { backoffUntil: null }], [2, { backoffUntil: 5000 }], [3, { backoffUntil: null }]]);
+  const forgets = (v: PoolView) => decide(v).actions.filter((a) => a.type === 'forget');
+  assert.deepEqual(forgets(view({ target: 1, workers: [w(1, 'ready'), w(3, 'draining')], slots })), [{ type: 'forget', id: 2 }]);
+  assert.deepEqual(forgets(view({ target: 1, workers: [w(1, 'ready')], slots })), [
+    { type: 'forget', id: 2 },
+    { type: 'forget', id: 3 },
+  ]);
+  assert.deepEqual(forgets(view({ target: 3, workers: [w(1, 'ready')], slots })), []);
 });

@@ -34,7 +34,7 @@ const pipes = () => ({ stdout: new PassThrough(), stderr: new PassThrough(), log
 test('json: one record per app line, the worker\'s own records unwrapped, a last line without newline at the end', async () => {
   const stdout = new FakeSink();
   const stderr = new FakeSink();
-  const out = new WorkerOutput({ format: 'json', stdout, stderr });
+  const out = new WorkerOutput({ format: 'json', stdout, stderr, restMs: 0 });
   const w = pipes();
   out.attach(3, 4711, w);
   w.stdout.write('hello "quoted"\nhal');
@@ -59,7 +59,7 @@ test('json: one record per app line, the worker\'s own records unwrapped, a last
 test('a full sink pauses every worker\'s pipes (the master reads no more) until it drains', async () => {
   const stdout = new FakeSink();
   const stderr = new FakeSink();
-  const out = new WorkerOutput({ format: 'text', stdout, stderr });
+  const out = new WorkerOutput({ format: 'text', stdout, stderr, restMs: 0 });
   const a = pipes();
   const b = pipes();
   out.attach(1, 10, a);
@@ -82,4 +82,21 @@ test('a full sink pauses every worker\'s pipes (the master reads no more) until 
   await turn();
   assert.deepEqual(stdout.lines, ['worker 1[10]| one', 'worker 2[20]| two']);
   assert.equal(b.stdout.isPaused(), false);
+});
+
+test('after a read the pipe rests, then reads what came meanwhile in one go', async () => {
+  const stdout = new FakeSink();
+  const out = new WorkerOutput({ format: 'text', stdout, stderr: new FakeSink(), restMs: 30 });
+  const w = pipes();
+  out.attach(1, 10, w);
+  w.stdout.write('a\n');
+  await turn();
+  await turn();
+  assert.equal(w.stdout.isPaused(), true, 'resting after the read');
+  w.stdout.write('b\nc\n'); // (a pipe read after the rest returns all that waited; a PassThrough one chunk each)
+  await turn();
+  assert.deepEqual(stdout.lines, ['worker 1[10]| a']);
+  await new Promise((r) => setTimeout(r, 60));
+  assert.deepEqual(stdout.lines, ['worker 1[10]| a', 'worker 1[10]| b', 'worker 1[10]| c']);
+  assert.equal(stdout.writes.length, 2, 'b and c in one write');
 });
