@@ -106,7 +106,7 @@ export class ConfigReloader {
     this.o.willApply(next);
     let result: ReloadResult;
     try {
-      result = await this.o.target.reload();
+      result = await this.o.target.reload(next);
     } catch (err) {
       this.o.reverted(previous);
       throw err;
