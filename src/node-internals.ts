@@ -122,6 +122,21 @@ export interface AcceptingHandle {
   onconnection: ((this: unknown, status: number, client?: StreamHandle) => void) | null;
 }
 
+/**
+ * A copy of the listening socket another process sent over IPC: child_process hands the receiver the raw TCP or
+ * Pipe handle (its 'net.Native' conversion), which is not listening yet in this process. listen() starts libuv's
+ * accept watcher on it; close() closes this process's descriptor only.
+ */
+export interface ListeningCopy extends AcceptingHandle {
+  listen(backlog: number): number;
+  close(callback?: () => void): void;
+}
+
+export function isListeningCopy(value: unknown): value is ListeningCopy {
+  const h = value as Partial<ListeningCopy> | null | undefined;
+  return typeof h === 'object' && h !== null && typeof h.listen === 'function' && typeof h.close === 'function';
+}
+
 /** The listening server's `_handle`, when it has one that accepts through onconnection (after 'listening'). */
 export function listeningHandle(server: Server): AcceptingHandle | null {
   const handle = (server as unknown as { _handle?: AcceptingHandle | null })._handle;

@@ -18,6 +18,8 @@ export interface WorkerStats {
   uptime: number; // seconds
   requests: number;
   inflight: number;
+  /** Requests cut by --request-timeout (cumulative, this worker process). */
+  timeouts: number;
   restarts: number;
   lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
   cpu: number | null; // percent of one core (pidusage)

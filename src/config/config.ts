@@ -36,7 +36,10 @@ export interface Config {
   /** --control-group: a group name or gid whose members may use the control socket (0660); null = owner only (0600). */
   controlGroup: string | null;
   limits: ProtocolLimits;
+  /** timeouts.requestTimeoutMs is the request timeout (0: none). */
   timeouts: ProtocolTimeouts;
+  /** Requests one worker handles at once before it stops accepting (0: no cap); worker/main.ts AcceptGate. */
+  maxConnections: number;
   logLevel: string;
   logFormat: LogFormat;
   /** Workers' identity (the master keeps its own): a user name or uid, a group name or gid; null = unchanged. */

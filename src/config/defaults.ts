@@ -35,6 +35,8 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   chdir: null, // the master's current folder
   env: {},
   'node-args': null, // null: the master's own node flags (minus --inspect); a string replaces them
+  'request-timeout': DEFAULT_TIMEOUTS.requestTimeoutMs / 1000,
+  'max-connections': 0, // no cap: see docs/configuration.md "Fair accept" before setting it
 });
 
 /** `workers: auto`: one per CPU the process may use. */

@@ -51,6 +51,8 @@ export interface ConfigInput {
   /** `--env KEY=VALUE`, repeated (yargs gives a string for one, an array for several). */
   env?: string | string[];
   nodeArgs?: string;
+  requestTimeout?: number | string;
+  maxConnections?: number | string;
 }
 
 interface Layer {
@@ -282,7 +284,9 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
       ...DEFAULT_TIMEOUTS,
       headerTimeoutMs: ms(value('header-timeout')),
       bodyIdleTimeoutMs: ms(value('body-timeout')),
+      requestTimeoutMs: ms(value('request-timeout')),
     }),
+    maxConnections: value('max-connections'),
     logLevel: value('log-level'),
     logFormat: value('log-format') as LogFormat,
     user: value('user'),

@@ -46,6 +46,8 @@ export const FileSchema = z.strictObject({
     z.union([z.string(), z.number(), z.boolean()]).transform(String),
   ),
   'node-args': z.string().nullable(),
+  'request-timeout': z.number().min(0).max(86400),
+  'max-connections': z.int().min(0).max(1_000_000),
 });
 
 export type FileConfig = z.infer<typeof FileSchema>;
@@ -107,6 +109,8 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('chdir', 'nullable-string', 'the folder the workers start in, e.g. /srv/app'),
   spec('env', 'env-map', 'KEY=VALUE (flag, repeated) or a YAML mapping of NAME: value', false),
   spec('node-args', 'string', 'node flags for the workers, space-separated, e.g. "--max-old-space-size=512"'),
+  spec('request-timeout', 'number', 'seconds from 0 (no limit) to 86400, e.g. 30'),
+  spec('max-connections', 'int', 'an integer from 0 (no cap) to 1000000: requests one worker handles at once'),
 ]);
 
 export const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -31,6 +31,11 @@ export interface Listener {
   /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
   close(): void;
   /**
+   * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
+   * listened on here. Null once closed.
+   */
+  handle(): object | null;
+  /**
    * An inherited socket's own listen() backlog (systemd's Backlog=), which workers must re-listen it with instead of
    * ours; undefined for a socket we bound (it has ours) or when it cannot be read (see inheritedBacklog).
    */
@@ -139,8 +144,17 @@ function openInherited(fd: number): Promise<Listener> {
   }
   // systemd hands sockets over already listening; we neither close nor unlink what we did not create,
   // but do keep our fd open so the socket outlives every worker.
+  let handle: ServerHandle | null = null;
+  const sendable = (): object | null => {
+    // A handle over the inherited fd, made when a worker first asks; never closed (closing it would close the fd).
+    if (handle === null && nodeCreateServerHandle !== null) {
+      const h = nodeCreateServerHandle(null, 0, 0, fd);
+      handle = typeof h === 'number' ? null : h;
+    }
+    return handle;
+  };
   const backlog = inheritedBacklog(fd);
-  return Promise.resolve({ fd, address, close: () => undefined, ...(backlog === null ? {} : { backlog }) });
+  return Promise.resolve({ fd, address, close: () => undefined, handle: sendable, ...(backlog === null ? {} : { backlog }) });
 }
 
 /**
@@ -175,6 +189,7 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
   return {
     fd: handle.fd,
     address,
+    handle: () => (open ? handle : null),
     close() {
       if (!open) return;
       open = false;

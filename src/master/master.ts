@@ -26,7 +26,7 @@ export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -79,6 +79,7 @@ export class Master {
   /** Per slot id: CPU seconds of its processes that have exited. */
   private readonly retiredCpu = new Map<number, number>();
   private readonly restartsBy: MetricsInput['restarts'] = { crash: 0, 'worker-timeout': 0 };
+  /** Filled when recycling lands (master-protect): count each planned 'recycled' exit under the limit that caused it. */
   private readonly recyclesBy: MetricsInput['recycles'] = { 'max-requests': 0, 'max-memory': 0, 'max-lifetime': 0 };
   private readonly startedAtEpochMs = Date.now();
 
@@ -93,6 +94,7 @@ export class Master {
       clock: this.clock,
       log: options.log,
       notify: (event) => this.enqueue(event),
+      listenHandle: () => options.listener.handle?.() ?? null,
     });
     this.log = options.log;
     this.sample = options.sampleUsage ?? sampleUsage;
@@ -327,7 +329,8 @@ export class Master {
         break;
       case 'crash':
         slot.restarts++;
-        this.restartsBy.crash++;
+        // The watchdog's kill of a stuck worker (issue 14) reports lastExit.reason 'worker-timeout'; every other unplanned exit is a crash.
+        this.restartsBy[slot.lastExit?.reason === 'worker-timeout' ? 'worker-timeout' : 'crash']++;
         slot.failures = decision.failures;
         slot.backoffUntil = decision.delayMs > 0 ? this.clock.now() + decision.delayMs : null;
         // Stable log line (RULES.md): "worker 2 (pid 4711) exited on SIGKILL; respawning[ in 400ms]".

@@ -21,8 +21,11 @@ import type { WorkerOutput } from './worker-output.js';
 
 export interface WorkerProcess {
   readonly pid: number;
-  /** False when the IPC channel is closed (the message was not sent). */
-  send(message: MasterToWorker): boolean;
+  /**
+   * False when the IPC channel is closed (the message was not sent). `handle`: a listening socket's handle sent
+   * along (SCM_RIGHTS; the worker gets its own descriptor, the master keeps its own open).
+   */
+  send(message: MasterToWorker, handle?: object): boolean;
   /** ESRCH (already gone) is swallowed: the exit event follows anyway. */
   kill(signal: NodeJS.Signals): void;
   onMessage(listener: (message: WorkerToMaster) => void): void;
@@ -114,10 +117,11 @@ function startWorker(launch: WorkerLaunch, workerOptions: WorkerOptions, listenF
   });
   return {
     pid,
-    send(message) {
+    send(message, handle) {
       if (!child.connected) return false;
       try {
-        return child.send(message);
+        // A raw TCP/Pipe handle goes as child_process's 'net.Native': nothing closes the master's copy afterwards.
+        return handle === undefined ? child.send(message) : child.send(message, handle as Parameters<typeof child.send>[1]);
       } catch {
         return false;
       }

@@ -41,6 +41,8 @@ export class WorkerHandle {
   lastBeat: number;
   requests = 0;
   inflight = 0;
+  /** Requests cut by the request timeout (from the worker's stats message). */
+  timeouts = 0;
   /** Status classes and duration buckets from the last stats message (the master adds them up at exit). */
   counts: RequestCounts | null = null;
   /** Restarts of the slot when this worker was started (the slot's count lives in the master). */

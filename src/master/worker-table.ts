@@ -37,6 +37,8 @@ export interface WorkerTableOptions {
   clock: Clock;
   log: TableLog;
   notify(event: ProcessEvent): void;
+  /** The listening socket's handle, sent to a worker that asks for a copy (max-connections); null: none to send. */
+  listenHandle?(): object | null;
 }
 
 export class WorkerTable {
@@ -100,6 +102,7 @@ export class WorkerTable {
           logLevel: config.logLevel,
           logFormat: config.logFormat,
           backlog: config.backlog,
+          maxConnections: config.maxConnections,
         },
         this.o.listenFd,
       );
@@ -157,8 +160,17 @@ export class WorkerTable {
       case 'stats':
         h.requests = message.requests;
         h.inflight = message.inflight;
+        h.timeouts = message.timeouts ?? 0; // a worker of an older build does not send it
         if (message.counts) h.counts = message.counts;
         return null;
+      case 'listener-wanted': {
+        // max-connections: the worker closed its listening descriptor at its cap and wants a fresh one. Never to a
+        // draining worker (it would accept again); the worker itself also closes a copy that arrives late.
+        const handle = this.o.listenHandle?.() ?? null;
+        if (h.state === 'ready' && handle !== null) h.process.send({ type: 'listener' }, handle);
+        else if (handle === null) this.o.log.warn(`${h.label} asked for a copy of the listening socket; none to send`);
+        return null;
+      }
       case 'draining':
         h.inflight = message.inflight;
         return null;

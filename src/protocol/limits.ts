@@ -23,6 +23,11 @@ export interface ProtocolTimeouts {
   /** After an early answer, read and drop the unread body for at most this long / this many bytes, then close: cases 24-25. */
   drainTimeoutMs: number;
   drainMaxBytes: number;
+  /**
+   * From the handler's start (header block complete) to the response's end; 0 = no limit. Past it: 504 if nothing
+   * was sent, else the connection is reset (docs/protocol.md case 38). Enforced by serve.ts's sweep like the rest.
+   */
+  requestTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
@@ -37,4 +42,5 @@ export const DEFAULT_TIMEOUTS: Readonly<ProtocolTimeouts> = Object.freeze({
   bodyIdleTimeoutMs: 30_000,
   drainTimeoutMs: 1_000,
   drainMaxBytes: 1024 * 1024,
+  requestTimeoutMs: 30_000, // below nginx's 60 s scgi_read_timeout; gunicorn's `timeout` (docs/configuration.md says why)
 });

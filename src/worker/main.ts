@@ -14,8 +14,16 @@ import { DURATION_BOUNDS_S, LISTEN_FD, WORKER_OPTIONS_ENV, type SerializedError,
 import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { HandleStream } from './transport/handle-stream.js';
-import { acceptHandles } from './transport/stream-bindings.js';
-import { chooseIoPath, httpInternals, netSocketInternals } from '../node-internals.js';
+import { acceptHandles, listenOnCopy } from './transport/stream-bindings.js';
+import { socketFromHandle } from './transport/net-socket-events.js';
+import { chooseIoPath, httpInternals, isListeningCopy, netSocketInternals, type ListeningCopy } from '../node-internals.js';
+
+/**
+ * Copies of the listening socket a worker with max-connections holds in reserve (each one descriptor). One IPC
+ * round trip to the master takes longer than a small request: with one copy, hello world at a cap of 1 waited for
+ * it on every request.
+ */
+const SPARE_COPIES = 4;
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -29,9 +37,16 @@ type WorkerState = 'loading' | 'serving' | 'draining' | 'exiting';
 class WorkerProcess {
   private state: WorkerState = 'loading';
   private exitCode: number = EXIT_OK;
-  private server: net.Server | null = null;
   private connections: ConnectionSet | null = null;
   private lastStats = '';
+  private ioPath: 'handles' | 'net-socket' = 'net-socket';
+  // max-connections (serve.ts's accept gate pauses and resumes): the listener accepting now (the server on fd 4 at
+  // first, later a copy the master sent), or null while paused; one copy held in reserve so a resume need not wait
+  // for the master; whether a copy was asked for; whether one is wanted at once (resumed with none in reserve).
+  private accepting: { close(): void } | null = null;
+  private readonly spares: ListeningCopy[] = [];
+  private copiesAsked = 0;
+  private copyWanted = false;
 
   constructor(
     private readonly options: WorkerOptions,
@@ -39,8 +54,10 @@ class WorkerProcess {
   ) {}
 
   start(): void {
-    process.on('message', (msg: unknown) => {
-      if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'drain') this.drain(EXIT_OK, 'drain requested');
+    process.on('message', (msg: unknown, handle: unknown) => {
+      const type = typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
+      if (type === 'drain') this.drain(EXIT_OK, 'drain requested');
+      else if (type === 'listener') this.copyArrived(handle);
     });
     // The master is gone (crashed or SIGKILLed): nobody would ever stop us, so finish what we have and leave.
     process.on('disconnect', () => this.drain(EXIT_MASTER_GONE, 'master gone (IPC closed)'));
@@ -90,6 +107,7 @@ class WorkerProcess {
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
       log: this.log,
+      maxConnections: options.maxConnections ?? 0,
       durationBoundsS: DURATION_BOUNDS_S,
     });
     this.connections = connections;
@@ -97,7 +115,6 @@ class WorkerProcess {
     // written in one go (head + body, then FIN) leaves at once anyway, so the adapters turn Nagle off only for a
     // response streamed in several writes (one setsockopt saved per request on the common path).
     const server = net.createServer({ allowHalfOpen: true }, connections.accept);
-    this.server = server;
     server.on('error', (err) => {
       if (this.state === 'loading') {
         this.log.error({ err }, `cannot accept on the inherited listening socket (fd ${LISTEN_FD})`);
@@ -113,6 +130,8 @@ class WorkerProcess {
     server.listen({ fd: LISTEN_FD }, options.backlog ?? 511, () => {
       if (this.state !== 'loading') return;
       this.serveOnHandles(server, connections);
+      this.accepting = server;
+      if ((options.maxConnections ?? 0) > 0) connections.gate({ pause: () => this.pauseAccepting(), resume: () => this.resumeAccepting() });
       this.state = 'serving';
       this.send({ type: 'ready' });
       const timer = setInterval(() => this.tick(), Math.max(100, options.statsIntervalMs));
@@ -133,12 +152,93 @@ class WorkerProcess {
       return;
     }
     HandleStream.use(path.bindings);
-    acceptHandles(server, connections.acceptHandle, (err) => {
-      // EMFILE/ENFILE and the like, once per failed accept while they last: rate-limited. libuv keeps listening.
-      const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; raise the open-files limit (ulimit -n, LimitNOFILE=)' : '';
-      connections.warnings.warn({ code: err.code }, `accept failed: ${err.message}${hint}`);
-    });
+    this.ioPath = 'handles';
+    acceptHandles(server, connections.acceptHandle, (err) => this.acceptFailed(err));
     this.log.info("serving connections on their libuv handles (node's stream bindings probed usable)");
+  }
+
+  private acceptFailed(err: NodeJS.ErrnoException): void {
+    // EMFILE/ENFILE and the like, once per failed accept while they last: rate-limited. libuv keeps listening.
+    const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; raise the open-files limit (ulimit -n, LimitNOFILE=)' : '';
+    this.connections?.warnings.warn({ code: err.code }, `accept failed: ${err.message}${hint}`);
+  }
+
+  // --- max-connections: stop accepting at the cap, accept again below it (serve.ts ConnectionSet's gate) ---
+
+  /**
+   * At the cap: close our listening descriptor (the master's socket stays open and queues what comes), so queued
+   * connections wait in the kernel backlog for a worker with room; ask for the copy the resume will listen on.
+   * Called inside the accept callback, which ends libuv's accept loop there.
+   */
+  private pauseAccepting(): void {
+    this.accepting?.close();
+    this.accepting = null;
+    this.copyWanted = false;
+    this.askForCopy();
+  }
+
+  private resumeAccepting(): void {
+    if (this.state !== 'serving' || this.accepting !== null) return;
+    const copy = this.spares.pop();
+    if (copy === undefined) {
+      this.copyWanted = true; // the copy asked for at the pause is still on its way: listen when it comes
+      this.askForCopy();
+      return;
+    }
+    this.acceptOn(copy);
+    this.askForCopy();
+  }
+
+  private askForCopy(): void {
+    // Ask until SPARE_COPIES are held or on their way: a resume then finds one, however soon it comes.
+    while (this.spares.length + this.copiesAsked < SPARE_COPIES && this.state === 'serving') {
+      this.copiesAsked++;
+      this.send({ type: 'listener-wanted' });
+    }
+  }
+
+  /**
+   * The master's answer to listener-wanted. Races: it may come after we paused again (kept in reserve), after a
+   * drain began (closed: a draining worker accepts nothing), or when one is already held (closed).
+   */
+  private copyArrived(handle: unknown): void {
+    if (this.copiesAsked > 0) this.copiesAsked--;
+    if (!isListeningCopy(handle)) {
+      this.log.warn('the master sent a listener message without a socket; ignored');
+      return;
+    }
+    if (this.state !== 'serving' || this.spares.length >= SPARE_COPIES) {
+      handle.close();
+      return;
+    }
+    if (this.copyWanted && this.accepting === null) {
+      this.copyWanted = false;
+      this.acceptOn(handle);
+      this.askForCopy();
+      return;
+    }
+    this.spares.push(handle);
+  }
+
+  private acceptOn(copy: ListeningCopy): void {
+    const connections = this.connections!;
+    const onHandle = this.ioPath === 'handles' ? connections.acceptHandle : (h: Parameters<typeof socketFromHandle>[0]) => connections.accept(socketFromHandle(h));
+    const status = listenOnCopy(copy, this.options.backlog ?? 511, onHandle, (err) => this.acceptFailed(err));
+    if (status !== 0) {
+      copy.close();
+      this.log.error({ status }, 'cannot listen on the copy of the listening socket the master sent; asking for another');
+      this.copyWanted = true;
+      this.askForCopy();
+      return;
+    }
+    this.accepting = copy;
+  }
+
+  private stopAccepting(): void {
+    this.accepting?.close(); // closes our descriptor only, the master's socket stays listening
+    this.accepting = null;
+    for (const copy of this.spares.splice(0)) copy.close();
+    this.copyWanted = false;
   }
 
   private loadFailed(err: unknown): void {
@@ -179,7 +279,7 @@ class WorkerProcess {
     this.state = 'draining';
     this.exitCode = exitCode;
     const connections = this.connections!;
-    this.server!.close(); // stop accepting; closes our descriptor only, the master's socket stays listening
+    this.stopAccepting();
     this.log.info({ inflight: connections.inflight, open: connections.open }, `draining: ${reason}`);
     this.send({ type: 'draining', inflight: connections.inflight });
     if (connections.open === 0) {
@@ -211,7 +311,7 @@ class WorkerProcess {
     }
     c.stop();
     // The last counters, then leave once the message is written (or without IPC, at once).
-    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, counts: c.counts }, () => process.exit(code));
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, timeouts: c.timeouts, counts: c.counts }, () => process.exit(code));
   }
 
   /** Every stats interval while serving: the counters, and a check that the master is still there. */
@@ -228,10 +328,10 @@ class WorkerProcess {
   private sendStats(force: boolean): void {
     const c = this.connections;
     if (c === null) return;
-    const key = `${c.requests}/${c.inflight}`;
+    const key = `${c.requests}/${c.inflight}/${c.timeouts}`;
     if (!force && key === this.lastStats) return;
     this.lastStats = key;
-    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, counts: c.counts });
+    this.send({ type: 'stats', requests: c.requests, inflight: c.inflight, timeouts: c.timeouts, counts: c.counts });
   }
 
   /** process.send when the channel is up; `done` runs once the message is written (or at once without IPC). */

@@ -30,6 +30,11 @@ export interface WorkerOptions {
   logFd?: number;
   /** listen() backlog the worker re-applies to the inherited socket (Node's listen({ fd }) always calls listen(2)); default 511. */
   backlog?: number;
+  /**
+   * Requests the worker handles at once before it closes its listening descriptor (0 or absent: no cap); below it
+   * again it asks for a fresh copy with `listener-wanted` and the master answers `listener` with the socket attached.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -58,7 +63,9 @@ export interface SerializedError {
 
 export type MasterToWorker =
   /** Stop accepting, finish in-flight requests (up to gracefulTimeoutMs), then exit EXIT_OK. */
-  | { type: 'drain' };
+  | { type: 'drain' }
+  /** Carries a copy of the listening socket (child.send's handle argument), answering `listener-wanted`. */
+  | { type: 'listener' };
 
 export type WorkerToMaster =
   /** The app is loaded (and awaited) and the worker accepts on the shared socket. */
@@ -66,12 +73,14 @@ export type WorkerToMaster =
   /** Sent just before exiting EXIT_APP_LOAD_FAILED, so the master can print the app's own error. */
   | { type: 'load-failed'; error: SerializedError }
   /** Cumulative counters, sent every statsIntervalMs when they changed, and once when draining ends. */
-  | { type: 'stats'; requests: number; inflight: number; counts?: RequestCounts }
+  | { type: 'stats'; requests: number; inflight: number; timeouts: number; counts?: RequestCounts }
+  /** At its max-connections cap the worker closed its listening descriptor; now below it, it wants a copy. */
+  | { type: 'listener-wanted' }
   /** Acknowledges a drain: the worker no longer accepts. */
   | { type: 'draining'; inflight: number };
 
 export function isWorkerToMaster(value: unknown): value is WorkerToMaster {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining';
+  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining' || type === 'listener-wanted';
 }

@@ -34,7 +34,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.equal(snap.workers.length, 2);
     for (const w of snap.workers) {
       assert.deepEqual(Object.keys(w).sort(), [
-        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'requests', 'restarts', 'state', 'uptime',
+        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'requests', 'restarts', 'state', 'timeouts', 'uptime',
       ]);
       assert.equal(w.state, 'ready');
       assert.equal(w.generation, 1);
@@ -43,6 +43,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
       assert.equal(w.restarts, 0);
       assert.equal(w.lastExit, null);
       assert.equal(w.inflight, 0);
+      assert.equal(w.timeouts, 0);
       // A Node worker's RSS is tens of MiB; cpu is a percent of one core.
       assert.ok(w.memory !== null && w.memory > 5 * 2 ** 20 && w.memory < 2 ** 30, `memory ${w.memory}`);
       assert.ok(w.cpu !== null && w.cpu >= 0 && w.cpu <= 100, `cpu ${w.cpu}`);

@@ -81,6 +81,8 @@ export function startOptions(y: Argv): Argv {
         type: 'string',
         describe: 'Node flags for the workers, replacing the master\'s: --node-args="--max-old-space-size=512" (with =)',
       })
+      .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
+      .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
       .option('pid-file', { type: 'string', describe: 'Write the master\'s pid here once bound; removed at exit (init systems other than systemd)' })
   );
 }
@@ -235,7 +237,7 @@ export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen',
+    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];

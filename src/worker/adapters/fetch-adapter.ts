@@ -106,6 +106,11 @@ class FetchExchange implements Exchange {
     this.abortController.abort(error);
   }
 
+  expire(error: Error): void {
+    // The signal aborts (the app's cleanup runs); send() checks `aborted` after every await and writes nothing more.
+    this.abort(error);
+  }
+
   socketClosed(): void {
     // abort() already told the app (its Request's signal); a finished response needs nothing more.
   }
@@ -228,6 +233,7 @@ class FetchExchange implements Exchange {
       // ends and clients can see truncation; anything slower than one event-loop turn is sent close-delimited.
       next = reader.read();
       const settled = await settledWithinTurn(next);
+      if (this.aborted || socket.destroyed) return void reader.cancel().catch(noop);
       if (settled !== null && settled.done) {
         list.push(['content-length', String(result.value.byteLength)]);
         this.writeHead(status, reason, list, result.value);
@@ -260,7 +266,7 @@ class FetchExchange implements Exchange {
         writable = socket.write(chunk);
       }
       if (!writable) await writableOrClosed(socket);
-      if (socket.destroyed) return void reader.cancel().catch(noop);
+      if (this.aborted || socket.destroyed) return void reader.cancel().catch(noop);
       result = await (next ?? reader.read());
       next = null;
       if (this.aborted || socket.destroyed) return void reader.cancel().catch(noop);

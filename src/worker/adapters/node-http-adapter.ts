@@ -69,6 +69,25 @@ class NodeExchange implements Exchange {
     if (!this.req.destroyed) this.req.destroy(error);
   }
 
+  expire(error: Error): void {
+    // Detach first: an app that answers from its 'aborted' listener (emitted inside req.destroy) must not reach the
+    // socket, where the connection writes its 504. Later writes fail as on a destroyed node:http response.
+    const res = this.res;
+    const socket = res.socket;
+    if (socket !== null) detachSocket(res, socket);
+    // IncomingMessage#_destroy destroys req.socket when the request was not read to its end, which would take the
+    // 504 with it: the request lets go of the socket for the length of its destroy().
+    const req = this.req as unknown as { socket: unknown };
+    const reqSocket = req.socket;
+    req.socket = null;
+    try {
+      this.abort(error);
+    } finally {
+      req.socket = reqSocket;
+    }
+    process.nextTick(emitResClose, res);
+  }
+
   socketClosed(): void {
     // node:http's onServerResponseClose: a response still on the socket (not finished) closes with it, at once.
     if (this.res.socket !== null) emitResClose(this.res);

@@ -1,6 +1,6 @@
 // connection/ owns one request's life on a socket: parser ↔ app exchange ↔ response, deadlines, draining, counters.
 // One SCGI connection in the worker: socket ↔ RequestParser ↔ adapter exchange, as a state machine.
-// Owns its deadlines (header phase, body idle, drain), error answers, FIN then drain so the kernel never RSTs a
+// Owns its deadlines (header phase, body idle, drain, the request timeout), error answers, FIN then drain so the kernel never RSTs a
 // response (cases 24-25), and RST when a response cannot be completed (case 33). Not here: the set of
 // connections, the sweep timer and the counters (serve.ts), req/res or Request/Response (the adapters).
 
@@ -26,6 +26,8 @@ export interface ServeOptions {
   limits: ProtocolLimits;
   timeouts: ProtocolTimeouts;
   log: Logger;
+  /** Requests (header complete, response not ended) at which the worker stops accepting; 0 or absent: no cap. */
+  maxConnections?: number;
   /** Upper bounds (s) of the duration histogram, ascending (main.ts passes messages.ts DURATION_BOUNDS_S); none: one bucket. */
   durationBoundsS?: readonly number[];
 }
@@ -37,6 +39,12 @@ export interface ConnectionOwner {
   missingScgiWarned: boolean;
   inflight: number;
   requests: number;
+  /** Requests cut by the request timeout. */
+  timeouts: number;
+  /** A request started (header complete): inflight + 1, and the accept gate's count (serve.ts). */
+  started(c: Connection): void;
+  /** A request is over (answered, failed, aborted, timed out): inflight - 1, requests + 1. */
+  ended(): void;
   /** A request is over: its status (0: no response sent) and its duration from the handler's start. */
   count(status: number, seconds: number): void;
   closed(c: Connection): void;
@@ -46,6 +54,10 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   state: ConnectionState = 'head';
   /** When onDeadline must run next (ms since the epoch); Infinity while the app works. */
   deadline: number;
+  /** When the request timeout cuts this request (handler start + requestTimeoutMs); Infinity: no limit or not started. */
+  requestDeadline = Infinity;
+  /** The accept gate's round this connection was counted in while its header arrives (serve.ts); -1: not counted. */
+  gateRound = -1;
   /** This connection's slot in its ConnectionSet (-1 once closed). */
   index = -1;
   readonly log: Logger;
@@ -59,6 +71,8 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private responded = false;
   /** This connection holds one of the set's `inflight`. */
   private counted = false;
+  /** The request timeout cut this request: what the app does afterwards is logged at debug only. */
+  private timedOut = false;
   /** performance.now() when the app was handed the request (the histogram measures from here). */
   private startedAt = 0;
 
@@ -162,7 +176,9 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
       this.state = 'app';
       this.deadline = Infinity;
     }
-    this.set.inflight++;
+    // One Date.now() per request when the timeout is on; the sweep compares, no timer per request.
+    if (timeouts.requestTimeoutMs > 0) this.requestDeadline = Date.now() + timeouts.requestTimeoutMs;
+    this.set.started(this);
     this.counted = true;
     this.startedAt = performance.now();
     let exchange: Exchange;
@@ -238,6 +254,11 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
 
   appFailed(error: unknown): void {
     const head = this.head;
+    if (this.timedOut) {
+      // The app reacting to the abort of a request the timeout cut (a rejected await, a destroyed stream): expected.
+      this.log.debug({ err: error, method: head?.method, uri: head?.uri }, 'app error after its request timed out');
+      return;
+    }
     this.log.error({ err: error, method: head?.method, uri: head?.uri }, 'app error while handling a request');
     const exchange = this.exchange;
     // Already over, or a throw after res.end(): the answer is complete (its 'finish' drains), only the log remains.
@@ -313,6 +334,36 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
   }
 
+  /**
+   * The request outlived the request timeout (serve.ts's sweep; docs/protocol.md case 38). The app sees it end as
+   * node:http's own timeouts end one (req destroyed with 'aborted', res 'close' unfinished; a fetch app's signal
+   * aborts); the front end gets a 504 if nothing was sent, else a reset, never a hang. The worker serves on.
+   */
+  requestTimedOut(now: number): void {
+    const startedAt = this.requestDeadline - this.set.options.timeouts.requestTimeoutMs;
+    this.requestDeadline = Infinity;
+    const exchange = this.exchange;
+    if (this.responded || exchange === null || (this.state !== 'body' && this.state !== 'app')) return;
+    const head = this.head;
+    this.set.timeouts++;
+    // test/frontends/request-timeout.test.ts relies on this line and its fields.
+    this.log.warn(
+      { method: head?.method, uri: head?.uri, age: Math.round((now - startedAt) / 100) / 10 },
+      `request timed out after ${this.set.options.timeouts.requestTimeoutMs / 1000} s (request-timeout); ${exchange.headWritten() ? 'connection reset' : 'answered 504'}`,
+    );
+    this.responded = true;
+    this.timedOut = true;
+    const headWritten = exchange.headWritten();
+    this.release(headWritten ? 0 : 504); // a reset response counts as aborted, like any response cut short
+    exchange.expire(abortedError());
+    if (headWritten) {
+      this.reset(); // bytes are out: only a reset tells the front end the response is broken (case 33)
+      return;
+    }
+    this.socket.write(errorResponse(504)); // one write, then FIN and the drain of what the front end still sends
+    this.startDrain();
+  }
+
   /** The graceful deadline passed while this connection was still open. */
   forceClose(): void {
     const exchange = this.exchange;
@@ -373,8 +424,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private release(status: number): void {
     if (!this.counted) return;
     this.counted = false;
-    this.set.inflight--;
-    this.set.requests++;
+    this.set.ended();
     this.set.count(status, (performance.now() - this.startedAt) / 1000);
   }
 

@@ -16,6 +16,11 @@ export interface Exchange {
   end(): void;
   /** The front end went away, or the request failed before the response finished: abort req/res or the Request. */
   abort(error: Error): void;
+  /**
+   * The worker gave up on the request (the request timeout): abort it as abort() does, and retire the response, so
+   * nothing the app writes later reaches the socket; the response's 'close' follows (writableEnded false).
+   */
+  expire(error: Error): void;
   /** The socket closed (after abort, if there was one): the response's own 'close', as node:http emits it. */
   socketClosed(): void;
   /** The response finished: from now on, body bytes the app did not read are read and dropped (case 25). */

@@ -1,7 +1,8 @@
 // The worker's connection handler: every open SCGI connection (connection.ts: socket ↔ RequestParser ↔ adapter),
-// one coarse sweep timer that enforces all their deadlines (cases 13-14) instead of a timer per connection, and
-// the counters for the stats message. Not here: one connection's logic (connection.ts), bytes → head
-// (protocol/), req/res or Request/Response (the adapters), listening and lifecycle (main.ts).
+// one coarse sweep timer that enforces all their deadlines (cases 13-14, the request timeout) instead of a timer
+// per connection, the counters for the stats message, and the accept gate of max-connections (when to stop and
+// start accepting). Not here: one connection's logic (connection.ts), bytes → head (protocol/), req/res or
+// Request/Response (the adapters), listening, closing the listener and getting a new one (main.ts).
 
 import type { Socket } from 'node:net';
 import { Connection, type ConnectionOwner, type ServeOptions } from './connection.js';
@@ -9,6 +10,20 @@ import { HandleSocket } from '../transport/handle-socket.js';
 import { listenToNetSocket } from '../transport/net-socket-events.js';
 import type { StreamHandle } from '../../node-internals.js';
 import { WarnLimiter } from './warn-limiter.js';
+
+/** How main.ts stops and starts accepting for the gate (it closes its listening descriptor and gets a new one). */
+export interface AcceptControl {
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * A connection still receiving its header counts against max-connections for at most this long after accept. It
+ * must count at first: libuv accepts every queued connection in one loop before any header is read, so a burst
+ * would all land on one worker. It must stop counting soon: else a peer that connects and sends nothing could stop
+ * a worker accepting (the header deadline is 10 s). Front ends send the header block with the connect.
+ */
+const ACCEPT_GRACE_MS = 100;
 
 /** What the stats message carries (structurally worker/messages.ts RequestCounts, which a room may not import). */
 export interface RequestCounters {
@@ -31,6 +46,8 @@ export class ConnectionSet implements ConnectionOwner {
   requests = 0;
   /** Requests handed to the app and not over yet. */
   inflight = 0;
+  /** Requests cut by the request timeout (connection.ts requestTimedOut). */
+  timeouts = 0;
   /** By status class and duration bucket, sent with every stats message (never a message per request). */
   readonly counts: RequestCounters;
   private readonly bounds: readonly number[];
@@ -40,14 +57,32 @@ export class ConnectionSet implements ConnectionOwner {
   onEmpty: (() => void) | null = null;
   private readonly sweepTimer: NodeJS.Timeout;
 
+  // --- the accept gate: inflight + arriving >= cap → pause; below it → resume (docs/configuration.md "max-connections") ---
+  /** max-connections; Infinity: no cap (the gate costs one comparison per accept then). */
+  private readonly cap: number;
+  /** Connections of the current round still receiving their header (they count for ACCEPT_GRACE_MS at most). */
+  private arriving = 0;
+  /** Bumped when the grace ends: connections counted in an older round no longer count. */
+  private round = 0;
+  private paused = false;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private control: AcceptControl | null = null;
+
   constructor(readonly options: ServeOptions) {
     this.warnings = new WarnLimiter(options.log);
     this.bounds = options.durationBoundsS ?? [];
     this.counts = { codes: [0, 0, 0, 0, 0, 0], buckets: this.bounds.map(() => 0).concat(0), durationSeconds: 0 };
     const t = options.timeouts;
-    const tickMs = Math.max(20, Math.min(1000, Math.floor(Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.drainTimeoutMs) / 4)));
+    const shortest = Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.drainTimeoutMs, t.requestTimeoutMs > 0 ? t.requestTimeoutMs : Infinity);
+    const tickMs = Math.max(20, Math.min(1000, Math.floor(shortest / 4)));
     this.sweepTimer = setInterval(() => this.sweep(), tickMs);
     this.sweepTimer.unref();
+    this.cap = options.maxConnections !== undefined && options.maxConnections > 0 ? options.maxConnections : Infinity;
+  }
+
+  /** main.ts hands over the means to stop and start accepting; without it (or without a cap) the gate is off. */
+  gate(control: AcceptControl): void {
+    this.control = control;
   }
 
   /** The net.Server 'connection' listener (when the worker cannot serve on raw handles: node-internals.ts chooseIoPath). */
@@ -56,6 +91,7 @@ export class ConnectionSet implements ConnectionOwner {
     listenToNetSocket(socket, c);
     c.index = this.list.length;
     this.list.push(c);
+    if (this.cap !== Infinity) this.admitted(c);
   };
 
   /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
@@ -65,6 +101,7 @@ export class ConnectionSet implements ConnectionOwner {
     c.index = this.list.length;
     this.list.push(c);
     socket.start(c);
+    if (this.cap !== Infinity) this.admitted(c);
   };
 
   /** One request is over: status 0 when no response was sent. A few increments and a scan of 14 bounds. */
@@ -90,9 +127,29 @@ export class ConnectionSet implements ConnectionOwner {
 
   stop(): void {
     clearInterval(this.sweepTimer);
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.control = null;
+  }
+
+  started(c: Connection): void {
+    this.inflight++;
+    if (c.gateRound === this.round) this.arriving--; // it now counts as a request instead
+    c.gateRound = -1;
+  }
+
+  ended(): void {
+    this.inflight--;
+    this.requests++;
+    if (this.paused) this.reopenIfRoom();
   }
 
   closed(c: Connection): void {
+    if (c.gateRound === this.round) {
+      // Closed before its header was complete (empty connect, protocol error): it no longer holds a place.
+      c.gateRound = -1;
+      this.arriving--;
+      if (this.paused) this.reopenIfRoom();
+    }
     const list = this.list;
     const i = c.index;
     if (i < 0 || list[i] !== c) return;
@@ -111,7 +168,39 @@ export class ConnectionSet implements ConnectionOwner {
     // Backwards: a connection closing inside onDeadline swaps the last one into its slot, already visited.
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
-      if (c !== undefined && c.deadline <= now) c.onDeadline(now);
+      if (c === undefined) continue;
+      if (c.deadline <= now) c.onDeadline(now);
+      else if (c.requestDeadline <= now) c.requestTimedOut(now);
     }
+  }
+
+  /**
+   * Runs inside the listener's accept callback: closing the listener there also ends libuv's loop that accepts
+   * whatever is queued (uv__server_io stops once the descriptor is closed), so the rest of a burst stays in the
+   * kernel backlog for a worker with room.
+   */
+  private admitted(c: Connection): void {
+    c.gateRound = this.round;
+    this.arriving++;
+    if (this.paused || this.control === null || this.inflight + this.arriving < this.cap) return;
+    this.paused = true;
+    this.control.pause();
+    if (this.arriving > 0 && this.graceTimer === null) {
+      this.graceTimer = setTimeout(this.graceOver, ACCEPT_GRACE_MS);
+      this.graceTimer.unref();
+    }
+  }
+
+  private readonly graceOver = (): void => {
+    this.graceTimer = null;
+    this.round++;
+    this.arriving = 0;
+    if (this.paused) this.reopenIfRoom();
+  };
+
+  private reopenIfRoom(): void {
+    if (this.control === null || this.inflight + this.arriving >= this.cap) return;
+    this.paused = false;
+    this.control.resume();
   }
 }

@@ -2,12 +2,18 @@
 // connection that owns it. On the default path a HandleStream calls the same SocketOwner methods (connection-socket.ts) directly.
 // Not here: what the connection does with them (connection.ts).
 
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import type { StreamHandle } from '../../node-internals.js';
 import { relaySocketTimeout } from './handle-socket.js';
 import type { SocketOwner } from './connection-socket.js';
 
 const kOwner = Symbol('scgi-supervise.connection');
 type TaggedSocket = Socket & { [kOwner]: SocketOwner | null };
+
+/** A net.Socket on an accepted handle, as net.Server's own onconnection makes one (a listening copy has no server). */
+export function socketFromHandle(handle: StreamHandle): Socket {
+  return new Socket({ handle, allowHalfOpen: true, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]);
+}
 
 /** Routes the socket's data, end, error, close and timeout events to `owner`. */
 export function listenToNetSocket(socket: Socket, owner: SocketOwner): void {

@@ -6,7 +6,7 @@
 
 import type { Server } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { listeningHandle, type StreamHandle } from '../../node-internals.js';
+import { listeningHandle, type ListeningCopy, type StreamHandle } from '../../node-internals.js';
 
 /** What a shutdown of a socket the peer already reset returns (by name: the number differs by platform). */
 const ENOTCONN = 'ENOTCONN';
@@ -31,6 +31,27 @@ export function acceptHandles(
     onHandle(client);
   };
   return true;
+}
+
+/**
+ * Listens on a copy of the listening socket the master sent (max-connections: the worker closed its own at the
+ * cap); each accepted connection's handle goes to `onHandle`. Returns listen()'s libuv status (0: accepting).
+ * listen(2) again on a socket that already listens is harmless (as for fd 4 in main.ts).
+ */
+export function listenOnCopy(
+  copy: ListeningCopy,
+  backlog: number,
+  onHandle: (handle: StreamHandle) => void,
+  onError: (err: NodeJS.ErrnoException) => void,
+): number {
+  copy.onconnection = (status: number, client?: StreamHandle) => {
+    if (status !== 0 || client === undefined) {
+      onError(errnoError(status, 'accept'));
+      return;
+    }
+    onHandle(client);
+  };
+  return copy.listen(backlog);
 }
 
 /** An error like net's for a libuv status code (code ECONNRESET, errno, syscall). */

@@ -269,3 +269,22 @@ test('environment and flag errors name the option key', () => {
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('request-timeout and max-connections: defaults, all three sources, and bad values name their key', () => {
+  const d = load({ app: 'app.js' });
+  assert.equal(d.timeouts.requestTimeoutMs, 30_000);
+  assert.equal(d.maxConnections, 0);
+  const env = load({}, { SCGI_SUPERVISE_APP: 'app.js', SCGI_SUPERVISE_REQUEST_TIMEOUT: '2.5', SCGI_SUPERVISE_MAX_CONNECTIONS: '1' });
+  assert.equal(env.timeouts.requestTimeoutMs, 2500);
+  assert.equal(env.maxConnections, 1);
+  const flags = load({ app: 'app.js', requestTimeout: '0', maxConnections: 4 });
+  assert.equal(flags.timeouts.requestTimeoutMs, 0); // 0: no limit
+  assert.equal(flags.maxConnections, 4);
+  const yaml = load({ config: yamlFile('app: app.js\nrequest-timeout: 90\nmax-connections: 2\n') });
+  assert.equal(yaml.timeouts.requestTimeoutMs, 90_000);
+  assert.equal(yaml.maxConnections, 2);
+  rejects(() => load({ app: 'app.js', requestTimeout: '-1' }), 'request-timeout');
+  rejects(() => load({ app: 'app.js' }, { SCGI_SUPERVISE_REQUEST_TIMEOUT: 'soon' }), 'request-timeout');
+  rejects(() => load({ app: 'app.js', maxConnections: '1.5' }), 'max-connections');
+  rejects(() => load({ config: yamlFile('app: app.js\nmax-connections: -1\n') }), 'max-connections');
+});

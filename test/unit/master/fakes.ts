@@ -41,6 +41,8 @@ export class FakeClock implements Clock {
 
 export class FakeWorker implements WorkerProcess {
   readonly sent: MasterToWorker[] = [];
+  /** The handle sent with each message (undefined for most). */
+  readonly handles: (object | undefined)[] = [];
   readonly signals: NodeJS.Signals[] = [];
   connected = true;
   private messageListener: ((m: WorkerToMaster) => void) | null = null;
@@ -51,9 +53,10 @@ export class FakeWorker implements WorkerProcess {
     readonly options: WorkerOptions,
   ) {}
 
-  send(message: MasterToWorker): boolean {
+  send(message: MasterToWorker, handle?: object): boolean {
     if (!this.connected) return false;
     this.sent.push(message);
+    this.handles.push(handle);
     return true;
   }
   kill(signal: NodeJS.Signals): void {
@@ -126,8 +129,13 @@ export class FakeListener {
   readonly fd = 42;
   readonly address = '127.0.0.1:4000';
   closed = 0;
+  /** Stands for the listening socket's handle a worker gets a copy of (max-connections). */
+  readonly socketHandle = { fake: 'listening handle' };
   close(): void {
     this.closed++;
+  }
+  handle(): object | null {
+    return this.closed > 0 ? null : this.socketHandle;
   }
 }
 
@@ -151,6 +159,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     controlGroup: null,
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
+    maxConnections: 0,
     logLevel: 'info',
     logFormat: 'text',
     user: null,

@@ -265,7 +265,7 @@ test('scale up and down, one worker at a time; TTIN/TTOU; bad counts refused', a
 
 test('stats: counters from the workers, cpu/memory sampled, the master line', async () => {
   const { spawner, master, tick, clock } = await started({ workers: 2 });
-  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1 });
+  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1, timeouts: 3 });
   tick(2500);
   const s = await master.stats();
   assert.deepEqual(
@@ -275,7 +275,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
   assert.equal(s.master.config.workers, 2);
   assert.deepEqual(s.workers[0], {
-    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
+    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
   assert.equal(clock.now() > 0, true);
 });
@@ -399,4 +399,23 @@ test('reload with a new config: later spawns use it; a failed canary puts the ol
   tick();
   await assert.rejects(reply, { code: 'ERR_RELOAD_FAILED' });
   assert.equal((await master.stats()).master.config.app, '/srv/app.js', 'the old config serves again');
+});
+
+test('max-connections: a ready worker that asks for the listening socket gets it; a draining one does not', async () => {
+  const { spawner, listener, master, tick } = await started({ workers: 1, maxConnections: 1 });
+  const w = spawner.alive[0]!;
+  assert.equal(w.options.maxConnections, 1);
+  w.emit({ type: 'listener-wanted' });
+  tick();
+  assert.deepEqual(w.sent, [{ type: 'listener' }]);
+  assert.equal(w.handles[0], listener.socketHandle);
+  void master.reload();
+  tick();
+  for (const n of spawner.alive) if (n !== w) n.ready();
+  tick();
+  assert.ok(w.sent.some((m) => m.type === 'drain'), 'the old worker was told to drain');
+  const before = w.sent.length;
+  w.emit({ type: 'listener-wanted' }); // a request that crossed the drain
+  tick();
+  assert.equal(w.sent.length, before, 'nothing sent to a draining worker');
 });
