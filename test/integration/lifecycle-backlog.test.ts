@@ -91,7 +91,13 @@ for (const kind of ['tcp', 'unix'] as const) {
         assert.equal(o.ending, 'fin', show(o));
         const res = parseResponse(o.data);
         assert.equal(res.status, 200, show(o));
-        assert.ok(s.workerPids().includes(Number(res.body.toString())), `answered by ${res.body} (not a ready worker)`);
+        // The answer can arrive before the master's "ready" line for that worker has been read from its stdout
+        // (a fresh CI machine saw exactly that): wait for the line, bounded, rather than assert on it at once.
+        const pid = Number(res.body.toString());
+        await waitFor(`worker ${pid} to be listed as ready`, () => s.workerPids().includes(pid), { timeoutMs: 5000, intervalMs: 20 }).catch(() => {
+          assert.fail(`answered by ${res.body} (not a ready worker of this master)\n${s.logs()}`);
+        });
+        assert.equal(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1], String(s.pid), `answered by ${pid}, not a child of the master`);
       }
       process.kill(s.pid, 'SIGTERM');
       assert.equal((await exitOf(s, 10_000)).code, 0, s.logs());

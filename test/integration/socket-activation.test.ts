@@ -8,7 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { APPS, CLI, ROOT } from '../helpers/paths.js';
 import { freePort, killGroup, spawnCollecting, stopProcess, waitFor, isAlive, signalPid } from '../helpers/frontends/process-utils.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
@@ -54,6 +56,29 @@ test('under systemd-socket-activate: serves through nginx on the passed socket, 
   // systemd-socket-activate listens with SOMAXCONN (4096 here); workers re-listening with our 511 would shrink it.
   const somaxconn = Number(execFileSync('cat', ['/proc/sys/net/core/somaxconn'], { encoding: 'utf8' }).trim());
   assert.equal(mine[0]!.backlog, Math.min(somaxconn, 4096));
+});
+
+test('a Unix socket passed by systemd-socket-activate: served, its backlog kept, and never unlinked by us', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'scgi-sa-unix-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'scgi.sock');
+  const { proc, output } = spawnCollecting(ACTIVATE, ['-l', path, process.execPath, CLI, 'start', `${APPS}/pid.cjs`, '-w', '2', '--name', `sau-${process.pid}`], { cwd: ROOT });
+  t.after(async () => {
+    await stopProcess(proc, { signal: 'SIGTERM', graceMs: 5000 });
+    killGroup(proc.pid!);
+  });
+  await waitFor('socket', () => /Listening on/.test(output()) || undefined, { timeoutMs: 10_000 });
+  const first = exchange({ kind: 'unix', path }, [request('GET', '/')], { timeoutMs: 20_000 }); // starts it
+  await waitFor('ready line', () => /ready: 2 workers on fd:3/.test(output()) || undefined, { timeoutMs: 20_000 }).catch((e) => {
+    throw new Error(`${(e as Error).message}\n${output()}`);
+  });
+  assert.equal(parseResponse((await first).data).status, 200);
+  const line = execFileSync('ss', ['-lxH'], { encoding: 'utf8' }).split('\n').find((l) => l.includes(path));
+  assert.ok(line, 'the socket listens');
+  assert.equal(Number(line.trim().split(/\s+/)[3]), Math.min(Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8')), 4096), line);
+  const exit = await stopProcess(proc, { signal: 'SIGTERM', graceMs: 10_000 });
+  assert.equal(exit.code, 0, output());
+  assert.ok(existsSync(path), 'the inherited socket file was left where systemd made it');
 });
 
 test('under socket activation, a --listen beside the passed socket exits 64 with ERR_CONFIG_CONFLICT', async (t) => {

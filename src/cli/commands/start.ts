@@ -16,6 +16,7 @@ import { ConfigError, SupervisorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../log.js';
 import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
+import { createSdNotifier } from '../../master/sd-notify.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
 import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN, type SpawnWorker } from '../../master/spawn-worker.js';
 import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
@@ -132,6 +133,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   // From here on, with --log-format json even a fatal error is a JSON record (the same text as its msg).
   const fail = (err: unknown): void =>
     config.logFormat === 'json' ? log.fatal(err instanceof SupervisorError ? { code: err.code } : {}, formatError(err)) : printError(err);
+  if (process.pid === 1) {
+    // As a container's first process we reap our own workers, but Node cannot wait for descendants it did not
+    // spawn (an app's own children, orphaned to us): they would stay zombies. docs/containers.md: run with an init.
+    log.warn('running as PID 1: orphaned descendants of the app cannot be reaped here; run under an init (docker run --init, tini, dumb-init)');
+  }
   const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
   const launchFor = (c: Config, id: WorkerIdentity | null) =>
     createSpawnWorker({ identity: id, chdir: c.chdir, env: c.env, nodeArgs: c.nodeArgs, output });
@@ -162,8 +168,17 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
       return EXIT_FAILURE;
     }
   }
-  const readListenQueue = listenQueueReader(listener.fd, config.listen.kind, config.backlog);
-  const master = new Master({ config, listener, spawnWorker, log: masterLog(log), version: packageVersion(), readListenQueue });
+  // sd_notify for Type=notify units (null without NOTIFY_SOCKET, or with a warning when the addon cannot load).
+  const notifier = createSdNotifier({ env: process.env, pid: process.pid, log: { warn: (m) => log.warn(m), debug: (m) => log.debug(m) } });
+  const master = new Master({
+    config,
+    listener,
+    spawnWorker,
+    log: masterLog(log),
+    version: packageVersion(),
+    readListenQueue: listenQueueReader(listener.fd, config.listen.kind, config.backlog),
+    ...(notifier ? { observe: notifier.observe } : {}),
+  });
   const input = pickInput(argv);
   const inherited = config.listen.kind === 'fd' ? config.backlog : null;
   const reloader = new ConfigReloader({
@@ -220,6 +235,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   });
 
   const code = await master.done;
+  notifier?.close();
   await metrics?.close();
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   // The workers have exited; what they wrote last may still be in their pipes.
