@@ -21,6 +21,8 @@ export interface WorkerStats {
   /** Requests cut by --request-timeout (cumulative, this worker process). */
   timeouts: number;
   restarts: number;
+  /** Unplanned exits of this slot in the last 60 s: a crash loop shows here (and lastExit says how they end). */
+  recentRestarts: number;
   lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
   cpu: number | null; // percent of one core (pidusage)
   memory: number | null; // RSS bytes

@@ -10,6 +10,7 @@ import type { WorkerToMaster } from '../worker/messages.js';
 import { Deferred } from './deferred.js';
 import { failureError } from './failures.js';
 import { Lifecycle } from './lifecycle.js';
+import { CRASH_WINDOW_MS, noteCrash, recentCrashes, summaryDueAt, summaryWritten } from './crash-log.js';
 import { classifyExit, decide, type ExitDecision, type FailureCause, type Phase, type PoolAction } from './pool.js';
 import type { WorkerHandle } from './worker-handle.js';
 import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from './worker-table.js';
@@ -64,9 +65,6 @@ export type MasterEvent =
   | { type: 'scale'; workers: number; reply?: Deferred<ScaleResult> }
   | { type: 'ttin' }
   | { type: 'ttou' };
-
-/** A worker up this long resets its slot's crash count (the backoff starts again from zero). */
-const STABLE_UPTIME_MS = 10_000;
 
 export class Master {
   private config: Config;
@@ -343,7 +341,8 @@ export class Master {
       code: e.code,
       signal: e.signal,
       failures: slot.failures,
-      backoff: { minMs: this.config.restartBackoffMinMs, maxMs: this.config.restartBackoffMaxMs, stableMs: STABLE_UPTIME_MS },
+      spawnedAt: slot.spawnedAt,
+      backoff: { minMs: this.config.restartBackoffMinMs, maxMs: this.config.restartBackoffMaxMs },
     });
     h.transition('exited', now);
     const how = e.code !== null ? `with code ${e.code}` : `on ${e.signal ?? 'an unknown signal'}`;
@@ -364,8 +363,17 @@ export class Master {
         this.restartsBy[slot.lastExit?.reason === 'worker-timeout' ? 'worker-timeout' : 'crash']++;
         slot.failures = decision.failures;
         slot.backoffUntil = decision.delayMs > 0 ? this.clock.now() + decision.delayMs : null;
-        // Stable log line (RULES.md): "worker 2 (pid 4711) exited on SIGKILL; respawning[ in 400ms]".
-        this.log.warn(`${h.label} exited ${how}${decision.respawn ? `; respawning${decision.delayMs > 0 ? ` in ${decision.delayMs}ms` : ''}` : ''}`);
+        switch (noteCrash(slot, this.clock.now())) {
+          case 'each':
+            // Stable log line (RULES.md): "worker 2 (pid 4711) exited on SIGKILL; respawning[ in 400ms]".
+            this.log.warn(`${h.label} exited ${how}${decision.respawn ? `; respawning${decision.delayMs > 0 ? ` in ${decision.delayMs}ms` : ''}` : ''}`);
+            break;
+          case 'summary':
+            this.log.warn(crashSummary(h.id, slot, this.clock.now()));
+            break;
+          case 'quiet':
+            break; // told once a minute by reportCrashLoops()
+        }
         break;
       case 'halt':
         this.log.warn(`${h.label} exited ${how} before it was ready`);
@@ -404,6 +412,7 @@ export class Master {
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
+      this.reportCrashLoops();
       if (!actions.some((a) => a.type === 'spawn' || a.type === 'drain' || a.type === 'kill')) return;
     }
   }
@@ -436,6 +445,21 @@ export class Master {
     }
   }
 
+  /** A crash loop is logged once a minute per slot: the crashes kept quiet since the last line, in one line. */
+  private reportCrashLoops(): void {
+    const now = this.clock.now();
+    for (const [id, slot] of this.table.slots) {
+      const due = summaryDueAt(slot);
+      if (due === null) continue;
+      if (due > now) {
+        this.schedule(due);
+        continue;
+      }
+      this.log.warn(crashSummary(id, slot, now));
+      summaryWritten(slot, now);
+    }
+  }
+
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {
     return failureError({ cause, how, app: this.config.app, address: this.listener.address, bootTimeoutMs: this.config.bootTimeoutMs, loadError: h.loadError });
   }
@@ -454,4 +478,11 @@ export class Master {
     this.timerAt = at;
     this.cancelTimer = this.clock.setTimer(at - this.clock.now(), () => this.step());
   }
+}
+
+/** Stable log line (test/frontends grep "crashed N times"): "worker 2 crashed 37 times in the last 60 s (last: exited with code 3)". */
+function crashSummary(id: number, slot: SlotRecord, now: number): string {
+  const e = slot.lastExit;
+  const last = e === null ? 'unknown' : e.code !== null ? `exited with code ${e.code}` : `exited on ${e.signal ?? 'an unknown signal'}`;
+  return `worker ${id} crashed ${recentCrashes(slot, now)} times in the last ${CRASH_WINDOW_MS / 1000} s (last: ${last})`;
 }

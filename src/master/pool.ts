@@ -1,7 +1,7 @@
 // Pure decisions about the worker pool: desired state + the workers we have → actions (spawn, drain, kill, forget a
 // retired slot, and the milestones all-ready / reload-complete / settled / stopped): the one place that decides what
-// happens to a worker process or a slot (lifecycle.ts only changes the desired state), and what a worker's exit means (planned, crash with
-// backoff, halt at start, failed canary). No syscalls, no timers, no logging: master.ts applies what this returns.
+// happens to a worker process or a slot (lifecycle.ts only changes the desired state), and what a worker's exit means (planned, crash
+// replaced at once up to 2/s, boot failure with backoff, halt at start, failed canary). No syscalls, no timers, no logging: master.ts applies what this returns.
 
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED } from '../worker/exit-codes.js';
 import type { KillCause, WorkerState } from './worker-handle.js';
@@ -38,11 +38,30 @@ export interface PoolView {
   /** Every worker not yet exited. */
   readonly workers: readonly PoolWorker[];
   /** Slots that have had a worker, with the time a crashed slot may respawn. */
-  readonly slots: ReadonlyMap<number, { readonly backoffUntil: number | null }>;
+  readonly slots: ReadonlyMap<number, PoolSlot>;
   readonly bootTimeoutMs: number;
   readonly gracefulTimeoutMs: number;
   /** A second stop request came: kill what is left instead of waiting for in-flight requests. */
   readonly forceStop: boolean;
+}
+
+export interface PoolSlot {
+  readonly backoffUntil: number | null;
+  /** When the slot's last workers were spawned, oldest first (at most RESPAWNS_PER_WINDOW kept). */
+  readonly spawnedAt?: readonly number[];
+  /** How its last worker ended: a slot whose app cannot load is never hurried (see decide). */
+  readonly lastExit?: { readonly code: number | null } | null;
+}
+
+/** A worker that became ready is replaced at once, but a slot spawns at most this many workers … */
+export const RESPAWNS_PER_WINDOW = 2;
+/** … per this window (2 per second): a request that kills every worker it reaches cannot make the master spin. */
+export const RESPAWN_WINDOW_MS = 1000;
+
+/** The earliest time the slot may spawn again under the rate limit (the window after its older kept spawn). */
+export function respawnAllowedAt(spawnedAt: readonly number[] | undefined): number {
+  if (!spawnedAt || spawnedAt.length < RESPAWNS_PER_WINDOW) return -Infinity;
+  return spawnedAt[spawnedAt.length - RESPAWNS_PER_WINDOW]! + RESPAWN_WINDOW_MS;
 }
 
 export type PoolAction =
@@ -140,9 +159,27 @@ export function decide(v: PoolView): Decision {
 
   let startingNew = live.filter((w) => w.state === 'starting' && w.generation === generation).length;
   let startingAny = live.filter((w) => w.state === 'starting').length;
+  // Never every slot waiting in backoff with no worker up: connections queue in the kernel meanwhile (issue 13: a
+  // storm of crashing requests left both slots at a 10 s backoff, and every respawn took one and died). The slot whose
+  // backoff ends first spawns now, still within the rate limit; not a slot whose app cannot load or bind (it would
+  // only fail again). Code 3 is also what an app's own process.exit(3) gives; that worker was ready, so its slot waits
+  // only for the rate limit, which this rule keeps anyway.
+  let hurry: number | null = null;
+  if (v.phase === 'running' && !v.reload && live.length === 0 && needs.length > 0) {
+    const waiting = needs.map((id) => ({ id, slot: v.slots.get(id) }));
+    if (waiting.every(({ slot }) => slot?.backoffUntil != null && slot.backoffUntil > v.now)) {
+      const hopeful = waiting.filter(({ slot }) => slot?.lastExit?.code !== EXIT_APP_LOAD_FAILED && slot?.lastExit?.code !== EXIT_LISTEN_FAILED);
+      if (hopeful.length > 0) {
+        const first = hopeful.reduce((a, b) => (b.slot!.backoffUntil! < a.slot!.backoffUntil! ? b : a));
+        const allowed = respawnAllowedAt(first.slot!.spawnedAt);
+        if (allowed <= v.now) hurry = first.id;
+        else wake(allowed);
+      }
+    }
+  }
   for (const id of needs) {
     const slot = v.slots.get(id);
-    if (slot?.backoffUntil != null && slot.backoffUntil > v.now) {
+    if (slot?.backoffUntil != null && slot.backoffUntil > v.now && id !== hurry) {
       wake(slot.backoffUntil);
       continue;
     }
@@ -170,8 +207,6 @@ export function decide(v: PoolView): Decision {
 export interface BackoffPolicy {
   minMs: number;
   maxMs: number;
-  /** A worker that stayed up this long resets its slot's failure count. */
-  stableMs: number;
 }
 
 export interface ExitInput {
@@ -182,7 +217,7 @@ export interface ExitInput {
   worker: {
     id: number;
     generation: number;
-    /** The state it was in when it exited. */
+    /** The state it was in when it exited: 'starting' (never ready) is a boot failure, 'ready' a crash in service. */
     state: WorkerState;
     startedAt: number;
     drainReason: ExitReason | null;
@@ -190,8 +225,10 @@ export interface ExitInput {
   };
   code: number | null;
   signal: string | null;
-  /** Consecutive short-lived exits of the slot before this one. */
+  /** Consecutive boot failures of the slot before this one. */
   failures: number;
+  /** When the slot's last workers were spawned (SlotRecord.spawnedAt), for the respawn rate limit. */
+  spawnedAt: readonly number[];
   backoff: BackoffPolicy;
 }
 
@@ -203,6 +240,7 @@ export type ExitDecision =
   | { kind: 'halt'; cause: FailureCause }
   /** The reload's canary did not come up (or a later new worker failed to load): abort; old workers keep serving. */
   | { kind: 'canary-failed'; cause: FailureCause }
+  /** failures: consecutive boot failures (0 after a worker that was ready); delayMs: wait before the respawn. */
   | { kind: 'crash'; respawn: boolean; failures: number; delayMs: number };
 
 export function classifyExit(e: ExitInput): ExitDecision {
@@ -223,12 +261,15 @@ export function classifyExit(e: ExitInput): ExitDecision {
     // The code changed again on disk mid-reload: retrying would loop and the reload would never end.
     if (cause === 'load-failed') return { kind: 'canary-failed', cause };
   }
-  const uptimeMs = e.now - w.startedAt;
-  const failures = (uptimeMs >= e.backoff.stableMs ? 0 : e.failures) + 1;
-  return { kind: 'crash', respawn: w.id <= e.target, failures, delayMs: backoffDelay(failures, e.backoff) };
+  // A worker that was ready loaded and served: what killed it was a request (or a kill -9), not its code. Replace it
+  // at once, at most RESPAWNS_PER_WINDOW per RESPAWN_WINDOW_MS. One that never became ready is a boot failure: back off.
+  const failures = w.state === 'ready' ? 0 : e.failures + 1;
+  const limitMs = Math.max(0, respawnAllowedAt(e.spawnedAt) - e.now);
+  const delayMs = Math.max(limitMs, backoffDelay(failures, e.backoff));
+  return { kind: 'crash', respawn: w.id <= e.target, failures, delayMs };
 }
 
-/** The first crash respawns at once (kill -9 of a healthy worker); a loop waits min, 2·min, 4·min … up to max. */
+/** Boot failures: the first respawns at once, a loop waits min, 2·min, 4·min … up to max. */
 export function backoffDelay(failures: number, policy: BackoffPolicy): number {
   if (failures <= 1) return 0;
   return Math.min(policy.maxMs, policy.minMs * 2 ** (failures - 2));

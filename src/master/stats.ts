@@ -2,6 +2,7 @@
 // request), plus cpu/memory sampled with pidusage. The JSON types are the shared contract, ../stats-contract.ts.
 
 import pidusage from 'pidusage';
+import { recentCrashes } from './crash-log.js';
 import type { WorkerStats } from '../stats-contract.js';
 import type { WorkerHandle } from './worker-handle.js';
 import type { SlotRecord } from './worker-table.js';
@@ -60,6 +61,7 @@ export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<n
       inflight: h.inflight,
       timeouts: h.timeouts,
       restarts: slot?.restarts ?? h.restarts,
+      recentRestarts: slot ? recentCrashes(slot, now) : 0,
       lastExit: slot?.lastExit ?? null,
       cpu: null,
       memory: null,
@@ -67,7 +69,7 @@ export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<n
   }
   for (const [id, slot] of slots) {
     if (slot.backoffUntil === null || slot.backoffUntil <= now || rows.some((r) => r.id === id)) continue;
-    rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: slot.restarts, lastExit: slot.lastExit, cpu: null, memory: null });
+    rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: slot.restarts, recentRestarts: recentCrashes(slot, now), lastExit: slot.lastExit, cpu: null, memory: null });
   }
   return rows.sort((a, b) => a.id - b.id || a.generation - b.generation);
 }

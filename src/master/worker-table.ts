@@ -8,13 +8,17 @@ import type { Clock } from './clock.js';
 import type { SpawnWorker } from './spawn-worker.js';
 import type { ExitReason } from '../stats-contract.js';
 import { WorkerHandle, type KillCause, type LastExit } from './worker-handle.js';
+import type { CrashHistory } from './crash-log.js';
+import { RESPAWNS_PER_WINDOW } from './pool.js';
 
 /** What the master remembers per slot across its workers. */
-export interface SlotRecord {
+export interface SlotRecord extends CrashHistory {
   restarts: number;
-  /** Consecutive short-lived exits (drives the backoff). */
+  /** Consecutive boot failures: exits before ready (drives the backoff; a worker that was ready resets it). */
   failures: number;
   backoffUntil: number | null;
+  /** When its last RESPAWNS_PER_WINDOW workers were spawned, oldest first (the respawn rate limit, pool.ts). */
+  spawnedAt: number[];
   lastExit: LastExit | null;
   generation: number;
 }
@@ -66,7 +70,7 @@ export class WorkerTable {
   slotOf(id: number, generation: number): SlotRecord {
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = { restarts: 0, failures: 0, backoffUntil: null, lastExit: null, generation };
+      slot = { restarts: 0, failures: 0, backoffUntil: null, spawnedAt: [], lastExit: null, generation, crashedAt: [], crashLoggedAt: null, crashesUnlogged: 0 };
       this.slots.set(id, slot);
     }
     return slot;
@@ -114,6 +118,7 @@ export class WorkerTable {
       log.error({ err }, `worker ${id}: could not start a process; retrying`);
       return;
     }
+    slot.spawnedAt = [...slot.spawnedAt, clock.now()].slice(-RESPAWNS_PER_WINDOW);
     const h = new WorkerHandle({ id, generation, process: child, now: clock.now(), restarts: slot.restarts });
     this.workers.set(h.pid, h);
     child.onMessage((message) => this.o.notify({ type: 'worker-message', pid: h.pid, message }));

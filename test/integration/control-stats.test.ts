@@ -35,13 +35,14 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.equal(snap.workers.length, 2);
     for (const w of snap.workers) {
       assert.deepEqual(Object.keys(w).sort(), [
-        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'requests', 'restarts', 'state', 'timeouts', 'uptime',
+        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'recentRestarts', 'requests', 'restarts', 'state', 'timeouts', 'uptime',
       ]);
       assert.equal(w.state, 'ready');
       assert.equal(w.generation, 1);
       assert.equal(typeof w.pid, 'number');
       assert.ok(s.sup.workerPids().includes(w.pid!), `pid ${w.pid} is a ready worker`);
       assert.equal(w.restarts, 0);
+      assert.equal(w.recentRestarts, 0);
       assert.equal(w.lastExit, null);
       assert.equal(w.inflight, 0);
       assert.equal(w.timeouts, 0);
@@ -81,10 +82,12 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     }, 100);
     const w = after.workers.find((x) => x.id === victim.id)!;
     assert.equal(w.restarts, 1);
+    assert.equal(w.recentRestarts, 1);
     assert.deepEqual(w.lastExit, { code: null, signal: 'SIGKILL', reason: 'crash' });
     const o = after.workers.find((x) => x.id === other.id)!;
     assert.equal(o.pid, other.pid);
     assert.equal(o.restarts, 0);
+    assert.equal(o.recentRestarts, 0);
     assert.equal(after.workers.length, 2);
     assert.equal((await get(s.target)).status, 200);
   });
@@ -94,7 +97,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, new RegExp(`^master pid ${s.pid}, `));
-    assert.match(lines[1]!, /^\s*ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+CPU%\s+MEM MiB\s+LAST EXIT$/);
+    assert.match(lines[1]!, /^\s*ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+IN 60S\s+CPU%\s+MEM MiB\s+LAST EXIT$/);
     assert.equal(lines.length, 4);
     for (const line of lines.slice(2)) assert.match(line, /^\s*\d+\s+\d+\s+ready\s+1\s/);
   });

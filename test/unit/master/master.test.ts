@@ -64,8 +64,9 @@ test('start spawns N workers with the options and the listen fd, and logs the re
   assert.equal(log.lines.filter((l) => l.includes('ready: 3 workers on 127.0.0.1:4000')).length, 1);
 });
 
-test('a killed worker is respawned at once; a crash loop backs off without blocking the loop', async () => {
-  const { spawner, log, master, tick } = await started();
+test('a worker that was ready is replaced at once, at most 2 per second per slot; the log tells a loop once', async () => {
+  const { spawner, log, master, tick, clock } = await started();
+  const t0 = clock.now(); // slot 1's first spawn
   const [w1] = spawner.alive;
   w1!.exit(null, 'SIGKILL');
   tick();
@@ -76,16 +77,56 @@ test('a killed worker is respawned at once; a crash loop backs off without block
   tick(50);
   second.exit(1);
   tick();
-  assert.ok(log.has('worker 1 (pid 102) exited with code 1; respawning in 100ms'), log.lines.join('\n'));
+  // Two spawns of slot 1 within the last second: the third waits for the window (issue 13's 2/s rule).
   assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 0);
+  assert.equal(log.lines.filter((l) => l.includes('exited')).length, 1, 'the second crash of the minute is not logged');
   const stats = await master.stats();
   const backoff = stats.workers.find((r) => r.id === 1)!;
-  assert.deepEqual([backoff.state, backoff.pid, backoff.restarts], ['backoff', null, 2]);
+  assert.deepEqual([backoff.state, backoff.pid, backoff.restarts, backoff.recentRestarts], ['backoff', null, 2, 2]);
   assert.deepEqual(backoff.lastExit, { code: 1, signal: null, reason: 'crash' });
-  tick(99);
+  tick(t0 + 999 - clock.now());
   assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 0);
   tick(1);
-  assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 1);
+  const third = spawner.alive.find((w) => w.options.workerId === 1)!;
+  // A boot failure (exit before ready) backs off: the first respawns at once (within the rate limit), then min, 2·min …
+  third.exit(1);
+  tick();
+  const fourth = spawner.alive.find((w) => w.options.workerId === 1)!;
+  assert.ok(fourth, 'the first boot failure respawns at once');
+  fourth.exit(3);
+  tick();
+  assert.equal(spawner.alive.filter((w) => w.options.workerId === 1).length, 0, 'rate limit: 2 spawns in the last second');
+  assert.equal(log.lines.filter((l) => l.includes('exited')).length, 1);
+  // One summary line a minute after the first line: the crashes of the last 60 s (the logged one is 60 s old) and how the last ended.
+  tick(60_000);
+  assert.ok(log.has('worker 1 crashed 3 times in the last 60 s (last: exited with code 3)'), log.lines.join('\n'));
+  assert.equal(log.lines.filter((l) => l.includes('crashed')).length, 1);
+});
+
+test('a slot whose workers never get ready backs off exponentially, but never every slot while none serves', async () => {
+  const { spawner, master, tick } = await started({ restartBackoffMinMs: 100, restartBackoffMaxMs: 10_000 });
+  // Both slots boot-fail repeatedly (each replacement exits before ready), spaced 2 s apart: no rate limit, only backoff.
+  const delays: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    tick(2000);
+    for (const w of spawner.alive.filter((x) => x.options.workerId === 1)) w.exit(round === 0 ? null : 1, round === 0 ? 'SIGKILL' : null);
+    tick();
+    const row = (await master.stats()).workers.find((r) => r.id === 1)!;
+    delays.push(row.state === 'backoff' ? 1 : 0);
+  }
+  assert.deepEqual(delays, [0, 0, 1, 1, 1]); // ready crash, 1st boot failure: at once; then it waits
+  // Slot 1 waits out 400 ms; slot 2 (ready) is killed, replaced at once, and two replacements die before ready: slot 2
+  // now waits for its rate limit (1 s). Every slot waits, none is up: slot 1 (ends first) spawns now.
+  const slot1 = () => spawner.alive.filter((x) => x.options.workerId === 1);
+  assert.equal(slot1().length, 0);
+  spawner.alive.find((x) => x.options.workerId === 2)!.exit(null, 'SIGKILL');
+  tick();
+  spawner.alive.find((x) => x.options.workerId === 2)!.exit(1); // first boot failure: again at once
+  tick();
+  spawner.alive.find((x) => x.options.workerId === 2)!.exit(1); // second: backoff, and 2 spawns this instant
+  tick();
+  assert.equal(spawner.alive.filter((x) => x.options.workerId === 2).length, 0);
+  assert.equal(slot1().length, 1, 'with no worker up, the slot whose backoff ends first spawns now');
 });
 
 test('an app that fails to load at start stops the master with its error: no crash loop, exit code 1', async () => {
@@ -275,7 +316,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
   assert.equal(s.master.config.workers, 2);
   assert.deepEqual(s.workers[0], {
-    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
+    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
   assert.equal(clock.now() > 0, true);
 });

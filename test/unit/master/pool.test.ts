@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, classifyExit, decide, DRAIN_KILL_GRACE_MS, type ExitInput, type PoolView, type PoolWorker } from '../../../src/master/pool.js';
+import { backoffDelay, classifyExit, decide, DRAIN_KILL_GRACE_MS, respawnAllowedAt, RESPAWN_WINDOW_MS, RESPAWNS_PER_WINDOW, type ExitInput, type PoolView, type PoolWorker } from '../../../src/master/pool.js';
 import { EXIT_APP_LOAD_FAILED } from '../../../src/worker/exit-codes.js';
 
 let nextPid = 1000;
@@ -67,7 +67,7 @@ test('a worker not ready within the boot timeout is killed; a draining one after
   assert.deepEqual(decide(view({ now: at + 5000, workers: [w(1, 'ready'), w(2, 'ready'), { ...draining, killedFor: 'drain-timeout' }] })).actions, []);
 });
 
-const policy = { minMs: 100, maxMs: 1000, stableMs: 10_000 };
+const policy = { minMs: 100, maxMs: 1000 };
 function exitInput(over: Omit<Partial<ExitInput>, 'worker'> & { worker?: Partial<ExitInput['worker']> } = {}): ExitInput {
   const { worker, ...rest } = over;
   return {
@@ -79,24 +79,61 @@ function exitInput(over: Omit<Partial<ExitInput>, 'worker'> & { worker?: Partial
     code: null,
     signal: 'SIGKILL',
     failures: 0,
+    spawnedAt: [],
     backoff: policy,
     ...rest,
   };
 }
 
-test('a crash respawns at once the first time, then backs off doubling up to the maximum', () => {
-  assert.deepEqual(classifyExit(exitInput()), { kind: 'crash', respawn: true, failures: 1, delayMs: 0 });
-  assert.deepEqual(classifyExit(exitInput({ failures: 1 })), { kind: 'crash', respawn: true, failures: 2, delayMs: 100 });
-  assert.deepEqual(classifyExit(exitInput({ failures: 2 })), { kind: 'crash', respawn: true, failures: 3, delayMs: 200 });
+test('a boot failure (exit before ready) respawns at once the first time, then backs off doubling up to the maximum', () => {
+  const boot = { state: 'starting' as const };
+  assert.deepEqual(classifyExit(exitInput({ worker: boot })), { kind: 'crash', respawn: true, failures: 1, delayMs: 0 });
+  assert.deepEqual(classifyExit(exitInput({ failures: 1, worker: boot })), { kind: 'crash', respawn: true, failures: 2, delayMs: 100 });
+  assert.deepEqual(classifyExit(exitInput({ failures: 2, worker: boot })), { kind: 'crash', respawn: true, failures: 3, delayMs: 200 });
+  assert.deepEqual(classifyExit(exitInput({ failures: 2, worker: { ...boot, killedFor: 'boot-timeout' } })).kind, 'crash');
   assert.deepEqual(
     [1, 2, 3, 4, 5, 6, 7, 8].map((f) => backoffDelay(f, policy)),
     [0, 100, 200, 400, 800, 1000, 1000, 1000],
   );
 });
 
-test('the backoff resets once a worker stayed up a while', () => {
-  const longLived = exitInput({ failures: 6, now: 20_000, worker: { startedAt: 10_000 } });
-  assert.deepEqual(classifyExit(longLived), { kind: 'crash', respawn: true, failures: 1, delayMs: 0 });
+test('a worker that was ready is replaced at once however often its slot crashed, and its boot failures are forgiven', () => {
+  // Issue 13: a request that calls process.exit() killed each respawn; uptime-keyed backoff climbed to 10 s.
+  const ready = exitInput({ failures: 6, now: 5000, worker: { state: 'ready', startedAt: 4900 } });
+  assert.deepEqual(classifyExit(ready), { kind: 'crash', respawn: true, failures: 0, delayMs: 0 });
+  // One respawn in the last second is within the limit of 2.
+  assert.deepEqual(classifyExit({ ...ready, spawnedAt: [4900] }), { kind: 'crash', respawn: true, failures: 0, delayMs: 0 });
+  assert.deepEqual(classifyExit({ ...ready, spawnedAt: [3000, 4900] }), { kind: 'crash', respawn: true, failures: 0, delayMs: 0 });
+});
+
+test('a slot spawns at most 2 workers per second: the third waits until the window after the older one ends', () => {
+  const ready = exitInput({ now: 5000, worker: { state: 'ready', startedAt: 4700 } });
+  assert.deepEqual(classifyExit({ ...ready, spawnedAt: [4400, 4700] }), { kind: 'crash', respawn: true, failures: 0, delayMs: 400 });
+  assert.deepEqual(classifyExit({ ...ready, spawnedAt: [4000, 4700] }), { kind: 'crash', respawn: true, failures: 0, delayMs: 0 });
+  // A boot failure waits for the longer of its backoff and the rate limit.
+  const boot = exitInput({ now: 5000, failures: 1, worker: { state: 'starting', startedAt: 4950 } });
+  assert.deepEqual(classifyExit({ ...boot, spawnedAt: [4950, 4960] }), { kind: 'crash', respawn: true, failures: 2, delayMs: 950 });
+  assert.equal(respawnAllowedAt([1, 2, 3].slice(-RESPAWNS_PER_WINDOW)), 2 + RESPAWN_WINDOW_MS);
+  assert.equal(respawnAllowedAt([7]), -Infinity);
+});
+
+test('never every slot in backoff with no worker up: the slot whose backoff ends first spawns now', () => {
+  const slots = new Map([
+    [1, { backoffUntil: 9000, spawnedAt: [1000, 2000], lastExit: { code: null } }],
+    [2, { backoffUntil: 6000, spawnedAt: [1000, 2000], lastExit: { code: 1 } }],
+  ]);
+  const v = view({ now: 5000, workers: [], slots });
+  assert.deepEqual(spawns(v), [{ type: 'spawn', id: 2, generation: 1 }]);
+  // Still within the rate limit: it waits for its window, not for its backoff.
+  const recent = new Map([...slots, [2, { ...slots.get(2)!, spawnedAt: [4500, 4800] }]]);
+  assert.deepEqual(spawns({ ...v, slots: recent }), []);
+  assert.equal(decide({ ...v, slots: recent }).wakeAt, 5500);
+  // A worker up (or coming up) elsewhere: the backoff stands.
+  assert.deepEqual(spawns({ ...v, workers: [w(1, 'starting')] }), []);
+  // An app that cannot load would only fail again: no hurry.
+  const broken = new Map([...slots].map(([id, s]) => [id, { ...s, lastExit: { code: EXIT_APP_LOAD_FAILED } }]));
+  assert.deepEqual(spawns({ ...v, slots: broken }), []);
+  assert.equal(decide({ ...v, slots: broken }).wakeAt, 6000);
 });
 
 test('a crash in a slot above the target (being scaled down) is not respawned', () => {
