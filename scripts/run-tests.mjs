@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { CLOSING, runMatrix, runTap } from './node-matrix.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -72,5 +73,21 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.error(`run-tests: ${files.length} test files: ${files.map((f) => relative(ROOT, f)).join(' ')}`);
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: ROOT });
-process.exit(r.status ?? 1);
+const full = await runTap(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files], { cwd: ROOT });
+// The whole run (no filter) goes on with the Node matrix (scripts/node-matrix.mjs): a subset on Node 22, 24 and 26,
+// on both worker I/O paths, and the packed tarball on each. SCGI_NODE_MATRIX=0 skips it (a quick local run).
+const matrix = filter.length === 0 && process.env.SCGI_NODE_MATRIX !== '0' ? await runMatrix() : [];
+// node:test's closing lines for everything above, last, as CI reads them: the full suite plus every matrix run
+// (a failed pack-and-run step counts as one failed test).
+const total = { ...full.counts };
+for (const r of matrix) {
+  if (r.counts === null) {
+    total.tests += 1;
+    total[r.status === 0 ? 'pass' : 'fail'] += 1;
+  } else for (const name of CLOSING) total[name] += r.counts[name];
+}
+const runs = 1 + matrix.length;
+console.log(`# run-tests: ${runs} run${runs > 1 ? 's' : ''} (node ${process.version} ${filter.length ? "selected tests" : "full suite"}${matrix.length ? ', node matrix' : ''})`);
+for (const name of CLOSING) console.log(`# ${name} ${name === 'duration_ms' ? total[name].toFixed(3) : total[name]}`);
+const ok = full.status === 0 && matrix.every((r) => r.status === 0);
+process.exit(ok ? 0 : 1);

@@ -34,6 +34,7 @@ export type ErrorCode =
   // configuration and command line
   | 'ERR_CONFIG_INVALID'
   | 'ERR_CONFIG_FILE'
+  | 'ERR_CONFIG_PID_FILE' // --pid-file names a live process, or cannot be written
   | 'ERR_CONFIG_PRIVILEGE' // --user/--group asked of a master that is not root
   | 'ERR_CONFIG_CONFLICT' // two sources that cannot both hold: listen set while systemd passed sockets (LISTEN_FDS)
   // control socket and its commands
@@ -47,6 +48,7 @@ export type ErrorCode =
   | 'ERR_CONTROL_PERMISSION'
   | 'ERR_RELOAD_IN_PROGRESS'
   | 'ERR_RELOAD_FAILED'
+  | 'ERR_RELOAD_REFUSED' // the re-read config file is invalid or changes a key only a restart applies (listen…)
   | 'ERR_STOPPING'
   // the built-in SCGI client
   | 'ERR_REQUEST_FAILED'

@@ -44,6 +44,9 @@ export interface StatsSnapshot {
     workers: number;
     /** null when the queue cannot be read (no /proc; no `ss` for a Unix socket). */
     listenQueue: ListenQueue | null;
+    /** The Config in effect (config/config.ts, as JSON; durations in ms): the last one a reload applied. Its
+     *  `workers` is what the config said; `workers` above is the target now, a runtime scale included. */
+    config: Readonly<Record<string, unknown>>;
   };
   workers: WorkerStats[];
 }

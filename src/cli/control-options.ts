@@ -8,7 +8,7 @@ import { parseListenAddress } from '../config/listen-address.js';
 import { readYamlConfig } from '../config/yaml-file.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { SupervisorError } from '../errors.js';
-import { EXIT_BUSY, EXIT_FAILURE, EXIT_NOT_RUNNING, EXIT_USAGE, printError } from './format.js';
+import { EXIT_BUSY, EXIT_FAILURE, EXIT_NOT_RUNNING, EXIT_REFUSED, EXIT_USAGE, printError } from './format.js';
 
 export interface ControlArgs {
   control?: string;
@@ -65,7 +65,7 @@ export function controlPathFor(args: ControlArgs, env: NodeJS.ProcessEnv = proce
   });
 }
 
-/** Exit code for an error a verb ends with. Tests rely on NOT_RUNNING = 3 and BUSY = 4 (cli/format.ts). */
+/** Exit code for an error a verb ends with. Tests rely on NOT_RUNNING = 3, BUSY = 4 and REFUSED = 5 (cli/format.ts). */
 export function exitCodeFor(err: unknown): number {
   if (!(err instanceof SupervisorError)) return EXIT_FAILURE;
   switch (err.code) {
@@ -73,6 +73,8 @@ export function exitCodeFor(err: unknown): number {
       return EXIT_NOT_RUNNING;
     case 'ERR_RELOAD_IN_PROGRESS':
       return EXIT_BUSY;
+    case 'ERR_RELOAD_REFUSED':
+      return EXIT_REFUSED;
     case 'ERR_CONFIG_INVALID':
     case 'ERR_CONFIG_FILE':
       return EXIT_USAGE;

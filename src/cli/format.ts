@@ -10,6 +10,8 @@ export const EXIT_NO_RESPONSE = 2;
 export const EXIT_NOT_RUNNING = 3;
 /** `reload` refused because another reload is running. */
 export const EXIT_BUSY = 4;
+/** `reload` refused: the config file is invalid or changes a key only a restart applies (ERR_RELOAD_REFUSED). */
+export const EXIT_REFUSED = 5;
 export const EXIT_USAGE = 64;
 
 /** `ERR_LISTEN_IN_USE: 127.0.0.1:4000 is in use; another process listens there, pick --listen` */

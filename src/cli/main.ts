@@ -7,7 +7,7 @@ import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from 'yargs';
 import { EXIT_USAGE } from './format.js';
 
-const VERBS = ['start', 'request', 'reload', 'stats', 'metrics', 'scale', 'stop'] as const;
+const VERBS = ['start', 'check', 'request', 'reload', 'stats', 'metrics', 'scale', 'stop'] as const;
 
 // Load only the verb being run: `request` as a health check should not pay for loading the master and its libraries.
 // With no verb (or --help at the top), every verb is loaded so the help lists them all.

@@ -59,10 +59,16 @@ export class Lifecycle {
     this.ready.resolve();
   }
 
-  beginReload(reply: Deferred<ReloadResult> | undefined): void {
+  useConfig(config: Config): void {
+    this.o.config = config;
+  }
+
+  /** False when the reload was refused (the reply is rejected). */
+  beginReload(reply: Deferred<ReloadResult> | undefined): boolean {
     const refuse = (err: SupervisorError) => {
       this.o.log.warn(`reload refused: ${err.message}`);
       reply?.reject(err);
+      return false;
     };
     if (this.phase === 'stopping' || this.phase === 'stopped') return refuse(stoppingError());
     if (this.phase === 'starting') {
@@ -84,6 +90,7 @@ export class Lifecycle {
       slot.failures = 0;
     }
     this.o.log.info(`reload: starting generation ${generation} (${this.target} workers, surge ${this.o.config.reloadSurge})`);
+    return true;
   }
 
   /** A worker became ready: the first of the new generation is the canary. */

@@ -58,7 +58,8 @@ export interface MasterMilestone {
 
 export type MasterEvent =
   | ProcessEvent
-  | { type: 'reload'; reply?: Deferred<ReloadResult> }
+  // config: the next generation's (cli/config-reload.ts re-read the file); kept only if the reload starts and succeeds.
+  | { type: 'reload'; reply?: Deferred<ReloadResult>; config?: Config }
   | { type: 'stop'; reply?: Deferred<void> }
   | { type: 'scale'; workers: number; reply?: Deferred<ScaleResult> }
   | { type: 'ttin' }
@@ -68,7 +69,9 @@ export type MasterEvent =
 const STABLE_UPTIME_MS = 10_000;
 
 export class Master {
-  private readonly config: Config;
+  private config: Config;
+  /** The config before a reload with a new one, put back if that reload fails. */
+  private configBeforeReload: Config | null = null;
   private readonly listener: MasterOptions['listener'];
   private readonly log: MasterLog;
   private readonly clock: Clock;
@@ -141,9 +144,9 @@ export class Master {
     this.schedule(this.clock.now());
   }
 
-  reload(): Promise<ReloadResult> {
+  reload(config?: Config): Promise<ReloadResult> {
     const reply = new Deferred<ReloadResult>();
-    this.enqueue({ type: 'reload', reply });
+    this.enqueue({ type: 'reload', reply, config });
     return reply.promise;
   }
 
@@ -172,6 +175,7 @@ export class Master {
         uptime: seconds(now - this.startedAt),
         workers: this.life.target,
         listenQueue: this.lastQueue,
+        config: { ...this.config },
       },
       workers,
     };
@@ -288,7 +292,9 @@ export class Master {
         return;
       case 'reload':
         this.reloadRequests++;
-        return this.life.beginReload(event.reply);
+        if (!this.life.beginReload(event.reply) || event.config === undefined) return;
+        this.configBeforeReload = this.config;
+        return this.useConfig(event.config);
       case 'stop':
         return this.life.beginStop(event.reply);
       case 'scale':
@@ -368,6 +374,8 @@ export class Master {
       case 'canary-failed':
         this.log.warn(`${h.label} exited ${how} before it was ready (canary of generation ${h.generation})`);
         this.life.failReload(this.failureError(h, decision.cause, how));
+        if (this.configBeforeReload) this.useConfig(this.configBeforeReload);
+        this.configBeforeReload = null;
         break;
       default: {
         const never: never = decision;
@@ -413,6 +421,7 @@ export class Master {
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':
+        this.configBeforeReload = null;
         return this.life.completeReload();
       case 'settled':
         return this.life.settled();
@@ -429,6 +438,13 @@ export class Master {
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {
     return failureError({ cause, how, app: this.config.app, address: this.listener.address, bootTimeoutMs: this.config.bootTimeoutMs, loadError: h.loadError });
+  }
+
+  /** The config every later spawn, deadline and stats reply reads (the table and lifecycle hold the same object). */
+  private useConfig(config: Config): void {
+    this.config = config;
+    this.table.useConfig(config);
+    this.life.useConfig(config);
   }
 
   private schedule(at: number): void {

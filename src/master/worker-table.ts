@@ -47,6 +47,11 @@ export class WorkerTable {
 
   constructor(private readonly o: WorkerTableOptions) {}
 
+  /** A reload with a re-read config file: later spawns use it. */
+  useConfig(config: Config): void {
+    this.o.config = config;
+  }
+
   get(pid: number): WorkerHandle | undefined {
     return this.workers.get(pid);
   }

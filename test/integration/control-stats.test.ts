@@ -24,7 +24,8 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
   test('stats --json has exactly the documented fields, with plausible values', async () => {
     const snap = await s.stats();
     assert.deepEqual(Object.keys(snap).sort(), ['master', 'workers']);
-    assert.deepEqual(Object.keys(snap.master).sort(), ['generation', 'listen', 'listenQueue', 'pid', 'uptime', 'version', 'workers']);
+    assert.deepEqual(Object.keys(snap.master).sort(), ['config', 'generation', 'listen', 'listenQueue', 'pid', 'uptime', 'version', 'workers']);
+    assert.equal(snap.master.config.workers, 2, 'master.config: the config in effect'); // this test starts with -w 2
     assert.equal(snap.master.pid, s.pid);
     assert.equal(snap.master.listen, s.listen);
     assert.equal(snap.master.workers, 2);

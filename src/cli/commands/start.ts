@@ -18,17 +18,37 @@ import { openListener, type Listener } from '../../master/listener.js';
 import { Master } from '../../master/master.js';
 import { createSdNotifier } from '../../master/sd-notify.js';
 import { installSignalHandlers, type SignalEvent } from '../../master/signals.js';
-import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN } from '../../master/spawn-worker.js';
+import { createSpawnWorker, hasSetpriv, lookupAccount, testAs, WORKER_MAIN, type SpawnWorker } from '../../master/spawn-worker.js';
 import { checkWorkerAccess, resolveWorkerIdentity, type WorkerIdentity } from '../../master/worker-identity.js';
+import type { ControlTarget } from '../../control/target.js';
+import { ConfigReloader } from '../config-reload.js';
+import { checkPidFile, removePidFile, writePidFile } from '../pid-file.js';
 import { WorkerOutput, type LineSink } from '../../master/worker-output.js';
 import { EXIT_FAILURE, EXIT_USAGE, formatError, printError } from '../format.js';
 
-type StartArgs = ConfigInput;
+export type StartArgs = ConfigInput & { pidFile?: string };
 
 export const command: CommandModule<object, StartArgs> = {
   command: 'start [app]',
   describe: 'Run <app> (a (req, res) handler or an object with fetch) in N pre-forked SCGI workers on one socket',
   builder: (y: Argv) =>
+    startOptions(y)
+      .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
+      .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
+      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
+      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file')
+      .example('$0 start app.js -l unix:/run/app/scgi.sock --user app --socket-group www-data --socket-mode 0660', 'started as root: workers run as app') as unknown as Argv<StartArgs>,
+  handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
+    const code = await runStart(argv);
+    // Routed worker output and the master's lines may still be queued behind a slow reader (journald, a pipe).
+    await flushed([process.stdout, process.stderr], FLUSH_AT_EXIT_MS);
+    process.exit(code); // the only exit of the master process
+  },
+};
+
+/** start's options; `check` takes the same ones. */
+export function startOptions(y: Argv): Argv {
+  return (
     // No yargs defaults here: config/load.ts layers defaults < YAML < environment < flags, and a yargs default
     // would always win over the YAML file. The defaults are named in the descriptions.
     y
@@ -65,18 +85,9 @@ export const command: CommandModule<object, StartArgs> = {
       })
       .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
       .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
-      .example('$0 start app.js -w 8 --listen 127.0.0.1:4000', 'nginx: scgi_pass 127.0.0.1:4000; include scgi_params;')
-      .example('$0 start app.js -l unix:/run/app.sock --socket-mode 0660 --socket-group www-data', 'a unix socket for the web server group')
-      .example('$0 start examples/hello.js -w 2', 'the bundled example; then: scgi-supervise request /')
-      .example('$0 start --config supervisor.yaml', 'options (the app too) from a YAML file')
-      .example('$0 start app.js -l unix:/run/app/scgi.sock --user app --socket-group www-data --socket-mode 0660', 'started as root: workers run as app') as unknown as Argv<StartArgs>,
-  handler: async (argv: ArgumentsCamelCase<StartArgs>) => {
-    const code = await runStart(argv);
-    // Routed worker output and the master's lines may still be queued behind a slow reader (journald, a pipe).
-    await flushed([process.stdout, process.stderr], FLUSH_AT_EXIT_MS);
-    process.exit(code); // the only exit of the master process
-  },
-};
+      .option('pid-file', { type: 'string', describe: 'Write the master\'s pid here once bound; removed at exit (init systems other than systemd)' })
+  );
+}
 
 async function runStart(argv: ArgumentsCamelCase<StartArgs>): Promise<number> {
   // Signals are caught from the first moment (loading modules and binding take a while on a busy machine) and
@@ -102,7 +113,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   try {
     config = loadConfig(pickInput(argv));
     controlPath = resolveControlPath({ control: config.control, name: config.name, listen: config.listen });
-    identity = resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
+    identity = resolveIdentity(config);
     checkWorkerAccess(identity, { app: config.app, chdir: config.chdir, workerMain: WORKER_MAIN }, testAs);
     controlGroup = config.controlGroup === null ? null : controlGroupId(config.controlGroup);
     if (controlGroup === null && config.controlGroup !== null) {
@@ -110,6 +121,7 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
         hint: 'give a group from /etc/group or a numeric gid (groups from LDAP/NSS: use the gid)',
       });
     }
+    if (argv.pidFile !== undefined) checkPidFile(argv.pidFile);
   } catch (err) {
     printError(err);
     return err instanceof SupervisorError && err.code.startsWith('ERR_CONFIG') ? EXIT_USAGE : EXIT_FAILURE;
@@ -128,7 +140,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     log.warn('running as PID 1: orphaned descendants of the app cannot be reaped here; run under an init (docker run --init, tini, dumb-init)');
   }
   const output = new WorkerOutput({ format: config.logFormat, stdout, stderr });
-  const spawnWorker = createSpawnWorker({ identity, chdir: config.chdir, env: config.env, nodeArgs: config.nodeArgs, output });
+  const launchFor = (c: Config, id: WorkerIdentity | null) =>
+    createSpawnWorker({ identity: id, chdir: c.chdir, env: c.env, nodeArgs: c.nodeArgs, output });
+  // A reload with a re-read config swaps this before its first new worker starts (cli/config-reload.ts).
+  let launch = launchFor(config, identity);
+  const spawnWorker: SpawnWorker = (options, fd) => launch(options, fd);
 
   let listener: Listener;
   try {
@@ -143,6 +159,16 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     else log.warn(`cannot read the backlog of ${listener.address} (is ss installed?); workers re-listen it with --backlog ${config.backlog}`);
   }
 
+  const pidFile = argv.pidFile;
+  if (pidFile !== undefined) {
+    try {
+      writePidFile(pidFile); // after the bind: an init system that sees the pid may send requests
+    } catch (err) {
+      listener.close();
+      fail(err);
+      return EXIT_FAILURE;
+    }
+  }
   // sd_notify for Type=notify units (null without NOTIFY_SOCKET, or with a warning when the addon cannot load).
   const notifier = createSdNotifier({ env: process.env, pid: process.pid, log: { warn: (m) => log.warn(m), debug: (m) => log.debug(m) } });
   const master = new Master({
@@ -154,7 +180,30 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     readListenQueue: listenQueueReader(listener.fd, config.listen.kind, config.backlog),
     ...(notifier ? { observe: notifier.observe } : {}),
   });
-  const control = new ControlServer(master, { path: controlPath, log, group: controlGroup });
+  const input = pickInput(argv);
+  const inherited = config.listen.kind === 'fd' ? config.backlog : null;
+  const reloader = new ConfigReloader({
+    initial: config,
+    load: () => {
+      const next = loadConfig(input);
+      resolveIdentity(next); // a user that no longer exists refuses the reload, like any invalid key
+      // An inherited socket keeps the backlog read from it at start (above), not the config's.
+      return inherited === null || next.listen.kind !== 'fd' ? next : Object.freeze({ ...next, backlog: inherited });
+    },
+    target: master,
+    willApply: (next) => (launch = launchFor(next, resolveIdentity(next))),
+    reverted: (previous) => (launch = launchFor(previous, resolveIdentity(previous))),
+    warn: (msg) => log.warn(msg),
+  });
+  // SIGHUP and the control command both reload through the reloader: the file is read again either way.
+  const target: ControlTarget = {
+    reload: () => reloader.reload(),
+    stats: () => master.stats(),
+    metrics: () => master.metrics(),
+    scale: (workers) => master.scale(workers),
+    stop: () => master.stop(),
+  };
+  const control = new ControlServer(target, { path: controlPath, log, group: controlGroup });
   let metrics: MetricsServer | null = null;
   try {
     await control.listen();
@@ -180,7 +229,11 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
     },
   );
 
-  connectSignals((event) => master.enqueue(event));
+  connectSignals((event) => {
+    // A refused or failed reload was logged where it was decided; a signal has no one else to answer.
+    if (event.type === 'reload') reloader.reload().catch(() => undefined);
+    else master.enqueue(event);
+  });
 
   const code = await master.done;
   notifier?.close();
@@ -188,11 +241,16 @@ async function run(argv: ArgumentsCamelCase<StartArgs>, connectSignals: (deliver
   await control.close().catch((err: unknown) => log.warn({ err }, 'closing the control socket failed'));
   // The workers have exited; what they wrote last may still be in their pipes.
   await output.closed(OUTPUT_CLOSE_WAIT_MS);
+  if (pidFile !== undefined) removePidFile(pidFile);
   return code;
 }
 
+export function resolveIdentity(config: Config): WorkerIdentity | null {
+  return resolveWorkerIdentity(config, lookupAccount, { uid: process.getuid!(), gid: process.getgid!() }, hasSetpriv);
+}
+
 /** yargs gives both spellings (socket-mode and socketMode); hand config/load.ts only the camelCase flags given. */
-function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
+export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',

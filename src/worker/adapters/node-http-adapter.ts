@@ -292,11 +292,12 @@ function onResFinish(this: CgiResponse): void {
   const exchange = this[kExchange];
   // A declared Content-Length not reached: the client must see a broken response, not a short one (case 31/33).
   const complete = !(this[kRemaining] > 0);
-  // As node:http's resOnFinish: detach, then 'close' on the next tick.
+  // As node:http's resOnFinish: dump the request (responseFinished), detach, then 'close' on the next tick. The dump
+  // goes first: its resume() queues a tick before the close's, so 'end' of a request still flowing comes first there.
   const socket = this.socket;
   if (socket !== null) detachSocket(this, socket);
-  process.nextTick(emitResClose, this);
   exchange.host.responseFinished(complete);
+  process.nextTick(emitResClose, this);
 }
 
 function emitResClose(res: CgiResponse): void {

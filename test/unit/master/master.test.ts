@@ -269,9 +269,11 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   tick(2500);
   const s = await master.stats();
   assert.deepEqual(
-    { ...s.master, pid: 0 },
-    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, listenQueue: null },
+    { ...s.master, pid: 0, config: null },
+    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, listenQueue: null, config: null },
   );
+  assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
+  assert.equal(s.master.config.workers, 2);
   assert.deepEqual(s.workers[0], {
     id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
@@ -382,6 +384,21 @@ test('a new worker that fails to load after the canary ends the reload (no endle
   assert.deepEqual(old2!.sent, []); // slot 2 keeps its old worker
   tick(60_000);
   assert.deepEqual(spawner.alive.map((w) => [w.options.workerId, w.options.generation]).sort(), [[1, 2], [2, 1]]);
+});
+
+test('reload with a new config: later spawns use it; a failed canary puts the old one back', async () => {
+  const { spawner, master, tick } = await started({ workers: 1 });
+  const next = { ...(await master.stats()).master.config, app: '/srv/next.js' } as unknown as Config;
+  const reply = master.reload(next);
+  tick();
+  const [canary] = spawner.ofGeneration(2);
+  assert.equal(canary!.options.app, '/srv/next.js', 'the new generation loads the new config');
+  assert.equal((await master.stats()).master.config.app, '/srv/next.js');
+  canary!.emit({ type: 'load-failed', error: { code: 'ERR_APP_LOAD_FAILED', message: 'boom' } });
+  canary!.exit(EXIT_APP_LOAD_FAILED);
+  tick();
+  await assert.rejects(reply, { code: 'ERR_RELOAD_FAILED' });
+  assert.equal((await master.stats()).master.config.app, '/srv/app.js', 'the old config serves again');
 });
 
 test('max-connections: a ready worker that asks for the listening socket gets it; a draining one does not', async () => {
