@@ -30,6 +30,7 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'max-body-bytes': DEFAULT_LIMITS.maxBodyBytes,
   'header-timeout': DEFAULT_TIMEOUTS.headerTimeoutMs / 1000,
   'body-timeout': DEFAULT_TIMEOUTS.bodyIdleTimeoutMs / 1000,
+  'send-timeout': DEFAULT_TIMEOUTS.sendIdleTimeoutMs / 1000,
   strict: DEFAULT_LIMITS.strict,
   user: null, // workers run as the master does
   group: null,

@@ -38,6 +38,7 @@ export interface ConfigInput {
   maxBodyBytes?: number | string;
   headerTimeout?: number | string;
   bodyTimeout?: number | string;
+  sendTimeout?: number | string;
   strict?: boolean | string;
   // Options with no flag in `start` today; accepted here so every option has the same four sources.
   maxHeaderCount?: number | string;
@@ -286,6 +287,7 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
       ...DEFAULT_TIMEOUTS,
       headerTimeoutMs: ms(value('header-timeout')),
       bodyIdleTimeoutMs: ms(value('body-timeout')),
+      sendIdleTimeoutMs: ms(value('send-timeout')),
       requestTimeoutMs: ms(value('request-timeout')),
     }),
     maxConnections: value('max-connections'),

@@ -35,6 +35,7 @@ export const FileSchema = z.strictObject({
   'max-body-bytes': z.int().min(0).max(Number.MAX_SAFE_INTEGER),
   'header-timeout': seconds(86400),
   'body-timeout': seconds(86400),
+  'send-timeout': seconds(86400),
   strict: z.boolean(),
   // Workers only (the master keeps the identity, folder, environment and node flags it was started with).
   user: nullableString,
@@ -105,6 +106,7 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('max-body-bytes', 'int', 'an integer number of bytes, 0 or more'),
   spec('header-timeout', 'number', 'seconds above 0, e.g. 10'),
   spec('body-timeout', 'number', 'seconds above 0, e.g. 30'),
+  spec('send-timeout', 'number', 'seconds above 0, e.g. 60'),
   spec('strict', 'boolean', 'true or false'),
   spec('user', 'nullable-string', 'a user name or numeric uid the workers run as, e.g. www-app (the master must be root)'),
   spec('group', 'nullable-string', 'a group name or numeric gid the workers run as, e.g. www-app'),

@@ -20,6 +20,11 @@ export interface ProtocolTimeouts {
   headerTimeoutMs: number;
   /** Longest silence while reading the body. */
   bodyIdleTimeoutMs: number;
+  /**
+   * Longest time response bytes may wait unsent (the peer reads none of them); then the connection is reset. Checked
+   * by serve.ts's sweep from the socket's writableLength: no timer per write.
+   */
+  sendIdleTimeoutMs: number;
   /** After an early answer, read and drop the unread body for at most this long / this many bytes, then close: cases 24-25. */
   drainTimeoutMs: number;
   drainMaxBytes: number;
@@ -40,6 +45,7 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
 export const DEFAULT_TIMEOUTS: Readonly<ProtocolTimeouts> = Object.freeze({
   headerTimeoutMs: 10_000,
   bodyIdleTimeoutMs: 30_000,
+  sendIdleTimeoutMs: 60_000, // nginx's send_timeout
   drainTimeoutMs: 1_000,
   drainMaxBytes: 1024 * 1024,
   requestTimeoutMs: 30_000, // below nginx's 60 s scgi_read_timeout; gunicorn's `timeout` (docs/configuration.md says why)

@@ -47,6 +47,8 @@ export interface StartOptions {
   ready?: boolean;
   /** Listen on a Unix socket in a fresh temp dir instead of 127.0.0.1:0. */
   unix?: boolean;
+  /** Extra environment for the worker (e.g. SCGI_SUPERVISE_NET_SOCKETS=1 for the net.Socket path). */
+  env?: Record<string, string>;
 }
 
 export async function startWorker(t: TestContext, app: string, options: StartOptions = {}): Promise<WorkerUnderTest> {
@@ -89,7 +91,7 @@ export async function startWorker(t: TestContext, app: string, options: StartOpt
     logFormat: 'text',
   };
   const child = spawn(process.execPath, [WORKER_ENTRY], {
-    env: { ...process.env, [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) },
+    env: { ...process.env, ...options.env, [WORKER_OPTIONS_ENV]: JSON.stringify(workerOptions) },
     stdio: ['ignore', 'inherit', 'pipe', 'ipc', fd],
   });
   server.close(); // our copy only: from here on the worker alone accepts (see the header)

@@ -72,6 +72,7 @@ export function startOptions(y: Argv): Argv {
       .option('max-body-bytes', { type: 'number', describe: 'Largest request body (default 1 GiB; 413 above)' })
       .option('header-timeout', { type: 'number', describe: 'Seconds to receive the whole header block (default 10)' })
       .option('body-timeout', { type: 'number', describe: 'Seconds of silence allowed while reading a body (default 30)' })
+      .option('send-timeout', { type: 'number', describe: 'Seconds a response may wait on a front end that reads none of it (default 60)' })
       .option('strict', { type: 'boolean', describe: 'Reject a missing SCGI=1 and every duplicate header name' })
       .option('stats-interval', { type: 'number', describe: 'Seconds between workers\' reports and the CPU/memory/listen-queue sample (default 1)' })
       .option('metrics-listen', { type: 'string', describe: 'Serve Prometheus GET /metrics on HOST:PORT, :PORT (loopback) or unix:PATH (default off)' })
@@ -254,7 +255,7 @@ export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
   const keys: (keyof ConfigInput)[] = [
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout', 'workerTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
-    'bodyTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
+    'bodyTimeout', 'sendTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];

@@ -64,6 +64,9 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   deadline: number;
   /** When the request timeout cuts this request (handler start + requestTimeoutMs); Infinity: no limit or not started. */
   requestDeadline = Infinity;
+  /** Response bytes the kernel had taken at the last sweep, and since when that has not grown (send-timeout). */
+  sendTaken = 0;
+  sendStalledAt = Infinity;
   /** The accept gate's round this connection was counted in while its header arrives (serve.ts); -1: not counted. */
   gateRound = -1;
   /** This connection's slot in its ConnectionSet (-1 once closed). */
@@ -374,6 +377,33 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
     this.socket.write(errorResponse(504)); // one write, then FIN and the drain of what the front end still sends
     this.startDrain();
+  }
+
+  /**
+   * serve.ts's sweep, when no other deadline is due: response bytes queued and none taken by the front end for
+   * send-timeout → reset (the response is cut short, so it must look broken: case 33). Progress is a write finishing
+   * (bytesWritten - writableLength grows), as nginx's send_timeout counts between two write operations; two field
+   * reads per connection per tick, no timer per write.
+   */
+  checkSend(now: number, limitMs: number): void {
+    const socket = this.socket;
+    const pending = socket.writableLength;
+    if (pending === 0) {
+      this.sendStalledAt = Infinity;
+      return;
+    }
+    const taken = socket.bytesWritten - pending;
+    if (taken !== this.sendTaken || this.sendStalledAt === Infinity) {
+      this.sendTaken = taken;
+      this.sendStalledAt = now;
+      return;
+    }
+    if (now - this.sendStalledAt < limitMs || this.state === 'closed') return;
+    this.set.warnings.warn(
+      { peer: this.peer(), method: this.head?.method, uri: this.head?.uri, pending },
+      `front end read none of the response for ${limitMs / 1000} s (send-timeout); connection reset`,
+    );
+    this.reset(); // the close aborts the app's request if it is still running
   }
 
   /** The graceful deadline passed while this connection was still open. */

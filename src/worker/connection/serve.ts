@@ -73,7 +73,7 @@ export class ConnectionSet implements ConnectionOwner {
     this.bounds = options.durationBoundsS ?? [];
     this.counts = { codes: [0, 0, 0, 0, 0, 0], buckets: this.bounds.map(() => 0).concat(0), durationSeconds: 0 };
     const t = options.timeouts;
-    const shortest = Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.drainTimeoutMs, t.requestTimeoutMs > 0 ? t.requestTimeoutMs : Infinity);
+    const shortest = Math.min(t.headerTimeoutMs, t.bodyIdleTimeoutMs, t.sendIdleTimeoutMs, t.drainTimeoutMs, t.requestTimeoutMs > 0 ? t.requestTimeoutMs : Infinity);
     const tickMs = Math.max(20, Math.min(1000, Math.floor(shortest / 4)));
     this.sweepTimer = setInterval(() => this.sweep(), tickMs);
     this.sweepTimer.unref();
@@ -165,12 +165,14 @@ export class ConnectionSet implements ConnectionOwner {
   private sweep(): void {
     const now = Date.now();
     const list = this.list;
+    const sendMs = this.options.timeouts.sendIdleTimeoutMs;
     // Backwards: a connection closing inside onDeadline swaps the last one into its slot, already visited.
     for (let i = list.length - 1; i >= 0; i--) {
       const c = list[i];
       if (c === undefined) continue;
       if (c.deadline <= now) c.onDeadline(now);
       else if (c.requestDeadline <= now) c.requestTimedOut(now);
+      else c.checkSend(now, sendMs);
     }
   }
 

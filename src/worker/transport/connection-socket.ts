@@ -7,6 +7,9 @@
 /** A socket as connection/ and the adapters use it; net.Socket and HandleSocket both have exactly this. */
 export interface ConnectionSocket {
   readonly destroyed: boolean;
+  /** Bytes written and not yet taken by the kernel, and bytes written in all; send-timeout's measure of progress. */
+  readonly writableLength: number;
+  readonly bytesWritten: number;
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
   write(data: string | Uint8Array, callback?: (err?: Error | null) => void): boolean;

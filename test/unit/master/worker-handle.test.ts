@@ -11,7 +11,7 @@ const OPTIONS = {
   workerId: 1,
   generation: 1,
   limits: { maxHeaderBytes: 1, maxHeaderCount: 1, maxBodyBytes: 1, strict: false },
-  timeouts: { headerTimeoutMs: 1, bodyIdleTimeoutMs: 1, drainTimeoutMs: 1, drainMaxBytes: 1, requestTimeoutMs: 0 },
+  timeouts: { headerTimeoutMs: 1, bodyIdleTimeoutMs: 1, sendIdleTimeoutMs: 1, drainTimeoutMs: 1, drainMaxBytes: 1, requestTimeoutMs: 0 },
   gracefulTimeoutMs: 1,
   statsIntervalMs: 1,
   logLevel: 'info',
