@@ -23,6 +23,8 @@ const RESTART_ONLY: ReadonlyArray<[keyof Config, string]> = [
 export interface ReloadTarget {
   reload(config?: Config): Promise<ReloadResult>;
   scale(workers: number): Promise<ScaleResult>;
+  /** Told of a reload refused here, before the master saw it (systemd still gets RELOADING=1 then READY=1). */
+  reloadRefused?(): void;
 }
 
 export interface ConfigReloaderOptions {
@@ -69,6 +71,7 @@ export class ConfigReloader {
 
   async reload(): Promise<ReloadResult> {
     if (this.running) {
+      this.o.target.reloadRefused?.();
       throw new ControlError('ERR_RELOAD_IN_PROGRESS', 'a reload is already running', { hint: 'wait for it to finish; reloads are never interleaved' });
     }
     this.running = true;
@@ -121,6 +124,7 @@ export class ConfigReloader {
   private refuse(message: string, hint: string, cause?: unknown): ControlError {
     const err = new ControlError('ERR_RELOAD_REFUSED', message, { hint: `${hint}; the running generation keeps serving`, cause });
     this.o.warn(`reload refused: ${err.message}; the running generation keeps serving`); // stable line: tests grep it
+    this.o.target.reloadRefused?.();
     return err;
   }
 }

@@ -61,6 +61,8 @@ export type MasterEvent =
   | ProcessEvent
   // config: the next generation's (cli/config-reload.ts re-read the file); kept only if the reload starts and succeeds.
   | { type: 'reload'; reply?: Deferred<ReloadResult>; config?: Config }
+  /** A reload refused before it reached the master (cli/config-reload.ts): only observers (sd_notify) care. */
+  | { type: 'reload-refused' }
   | { type: 'stop'; reply?: Deferred<void> }
   | { type: 'scale'; workers: number; reply?: Deferred<ScaleResult> }
   | { type: 'ttin' }
@@ -146,6 +148,11 @@ export class Master {
     const reply = new Deferred<ReloadResult>();
     this.enqueue({ type: 'reload', reply, config });
     return reply.promise;
+  }
+
+  /** A reload was refused before it reached the master: observers still see a request (sd_notify RELOADING/READY). */
+  reloadRefused(): void {
+    this.enqueue({ type: 'reload-refused' });
   }
 
   stop(): Promise<void> {
@@ -293,6 +300,9 @@ export class Master {
         if (!this.life.beginReload(event.reply) || event.config === undefined) return;
         this.configBeforeReload = this.config;
         return this.useConfig(event.config);
+      case 'reload-refused':
+        this.reloadRequests++;
+        return;
       case 'stop':
         return this.life.beginStop(event.reply);
       case 'scale':
