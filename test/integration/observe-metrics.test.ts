@@ -177,6 +177,17 @@ test('metrics through nginx: totals, buckets, workers, promtool, kill -9, a real
   }
   assert.ok(requestsTotal(after) >= TOTAL * 0.95);
 
+  // A rolling reload replaces every worker by a planned exit (the path recycling takes too): still nothing goes down.
+  const reloaded = await runCli(['reload', '--control', control], 30_000);
+  assert.equal(reloaded.code, 0, reloaded.stderr);
+  const afterReload = samples(await scrape());
+  assert.equal(afterReload.get('scgi_supervise_generation'), 2);
+  for (const [series, v] of after) {
+    if (!/_total\{|_total |_bucket\{|_count |_sum /.test(series + ' ')) continue;
+    const now = afterReload.get(series);
+    assert.ok(now !== undefined && now >= v, `after reload, ${series} went from ${v} to ${now}`);
+  }
+
   // A real Prometheus scrapes it and answers a query on scgi_supervise_requests_total.
   const promPort = await freePort();
   const promDir = join(dir, 'prometheus');
