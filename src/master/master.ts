@@ -129,7 +129,7 @@ export class Master {
     if (this.life.phase === 'idle') {
       this.life.phase = 'starting';
       this.schedule(this.clock.now());
-      if (this.readListenQueue !== null) this.sampleEvery(this.config.statsIntervalMs);
+      this.sampleEvery(this.config.statsIntervalMs);
     }
     return this.life.ready.promise;
   }
@@ -167,10 +167,10 @@ export class Master {
     return reply.promise;
   }
 
-  /** Read-only: a consistent snapshot of the state now, then cpu/memory sampled for the live pids. */
+  /** Read-only: a consistent snapshot of the state now, with cpu/memory from the last periodic sample (never sampled on demand). */
   async stats(): Promise<StatsSnapshot> {
     const now = this.clock.now();
-    const workers = await withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.sample);
+    const workers = withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.lastUsage);
     return {
       master: {
         pid: process.pid,
@@ -231,23 +231,28 @@ export class Master {
   }
 
   /**
+   * The one sample of what is slow to read (workers' CPU/memory, the listen queue): `stats` and the metrics serve
+   * its last result. Public so unit tests can take a sample without the timer.
+   */
+  async sampleNow(): Promise<void> {
+    const read = this.readListenQueue;
+    const pids = [...this.table.workers.values()].filter((h) => h.state !== 'exited').map((h) => h.pid);
+    const [queue, usage] = await Promise.all([read === null ? null : read(), this.sample(pids).catch(() => new Map<number, Usage>())]);
+    this.lastQueue = queue;
+    this.lastUsage = usage;
+  }
+
+  /**
    * The periodic sample (a timer of its own, unref'd: it must never keep the master alive nor wait on the loop).
    * A sample that takes longer than the interval delays the next one instead of piling up.
    */
   private sampleEvery(intervalMs: number): void {
-    const tick = async (): Promise<void> => {
-      const read = this.readListenQueue;
-      const pids = [...this.table.workers.values()].filter((h) => h.state !== 'exited').map((h) => h.pid);
-      const [queue, usage] = await Promise.all([read === null ? null : read(), this.sample(pids).catch(() => new Map<number, Usage>())]);
-      this.lastQueue = queue;
-      this.lastUsage = usage;
-    };
     const again = (): void => {
       if (this.life.phase === 'stopped') return;
-      this.sampleTimer = setTimeout(() => void tick().finally(again), intervalMs);
+      this.sampleTimer = setTimeout(() => void this.sampleNow().finally(again), intervalMs);
       this.sampleTimer.unref();
     };
-    void tick().finally(again);
+    void this.sampleNow().finally(again);
   }
 
   /** One turn of the loop. Public so unit tests can drive it with a fake clock. */

@@ -1,5 +1,5 @@
 // The `stats` snapshot: counters the workers report in their periodic `stats` IPC messages (never one message per
-// request), plus cpu/memory sampled with pidusage. The JSON types are the shared contract, ../stats-contract.ts.
+// request), plus cpu/memory from the master's one periodic pidusage sample. The JSON types are the shared contract, ../stats-contract.ts.
 
 import pidusage from 'pidusage';
 import { recentCrashes } from './crash-log.js';
@@ -74,8 +74,8 @@ export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<n
   return rows.sort((a, b) => a.id - b.id || a.generation - b.generation);
 }
 
-export async function withUsage(rows: WorkerStats[], sample: UsageSampler): Promise<WorkerStats[]> {
-  const usage = await sample(rows.flatMap((r) => (r.pid === null ? [] : [r.pid])));
+/** Fills cpu/memory from the last sample; a pid it has not seen yet keeps null. */
+export function withUsage(rows: WorkerStats[], usage: ReadonlyMap<number, Usage>): WorkerStats[] {
   for (const r of rows) {
     const u = r.pid === null ? undefined : usage.get(r.pid);
     if (u) {

@@ -22,7 +22,11 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
   });
 
   test('stats --json has exactly the documented fields, with plausible values', async () => {
-    const snap = await s.stats();
+    // cpu/memory come from the periodic sample (--stats-interval, 1 s here), never sampled on demand: wait for one.
+    const snap = await pollFor('a cpu/memory sample of every worker', 5000, async () => {
+      const x = await s.stats();
+      return x.workers.length === 2 && x.workers.every((w) => w.memory !== null) ? x : undefined;
+    });
     assert.deepEqual(Object.keys(snap).sort(), ['master', 'workers']);
     assert.deepEqual(Object.keys(snap.master).sort(), ['config', 'generation', 'listen', 'listenQueue', 'pid', 'uptime', 'version', 'workers']);
     assert.equal(snap.master.config.workers, 2, 'master.config: the config in effect'); // this test starts with -w 2

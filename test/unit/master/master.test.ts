@@ -308,6 +308,8 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   const { spawner, master, tick, clock } = await started({ workers: 2 });
   spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 1, timeouts: 3 });
   tick(2500);
+  assert.equal((await master.stats()).workers[0]!.memory, null, 'not sampled on demand');
+  await master.sampleNow();
   const s = await master.stats();
   assert.deepEqual(
     { ...s.master, pid: 0, config: null },
