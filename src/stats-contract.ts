@@ -49,6 +49,8 @@ export interface StatsSnapshot {
     /** The Config in effect (config/config.ts, as JSON; durations in ms): the last one a reload applied. Its
      *  `workers` is what the config said; `workers` above is the target now, a runtime scale included. */
     config: Readonly<Record<string, unknown>>;
+    /** Over the master's life: an exited (crashed, recycled, reloaded) worker's last reported counters are kept. */
+    totals: { requests: number; timeouts: number; recycles: number; restarts: number };
   };
   workers: WorkerStats[];
 }

@@ -95,6 +95,9 @@ export class Master {
   private lastQueue: ListenQueue | null = null;
   private lastUsage = new Map<number, Usage>();
   private readonly retired: RequestCounts = emptyCounts();
+  /** --request-timeout cuts of the workers that have exited (their last report), for `stats` master.totals. */
+  private retiredTimeouts = 0;
+  private retiredRequests = 0;
   /** Per slot id: CPU seconds of its processes that have exited. */
   private readonly retiredCpu = new Map<number, number>();
   private readonly restartsBy: MetricsInput['restarts'] = { crash: 0, 'worker-timeout': 0 };
@@ -181,9 +184,24 @@ export class Master {
         workers: this.life.target,
         listenQueue: this.lastQueue,
         config: { ...this.config },
+        totals: this.totals(),
       },
       workers,
     };
+  }
+
+  /** Over the master's life: live workers' last reports plus what exited workers last reported (the metrics' own counters). */
+  private totals(): StatsSnapshot['master']['totals'] {
+    const m = this.metricsInput();
+    let timeouts = this.retiredTimeouts;
+    let requests = this.retiredRequests;
+    for (const h of this.table.workers.values()) {
+      if (h.state === 'exited') continue;
+      timeouts += h.timeouts;
+      requests += h.requests;
+    }
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    return { requests, timeouts, recycles: sum(Object.values(m.recycles)), restarts: sum(Object.values(m.restarts)) };
   }
 
   /** The Prometheus text: counters as of the workers' last reports, CPU/memory/queue from the last sample. */
@@ -342,6 +360,8 @@ export class Master {
     if (!h) return this.log.debug(`exit of unknown pid ${e.pid}; ignored`);
     // Counters never go down: the worker's last report (its final one when it drained) stays in the totals.
     addCounts(this.retired, h.counts);
+    this.retiredTimeouts += h.timeouts;
+    this.retiredRequests += h.requests;
     const cpu = this.lastUsage.get(h.pid)?.cpuSeconds;
     if (cpu !== undefined) this.retiredCpu.set(h.id, (this.retiredCpu.get(h.id) ?? 0) + cpu);
     this.lastUsage.delete(h.pid);

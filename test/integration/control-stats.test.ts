@@ -28,7 +28,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
       return x.workers.length === 2 && x.workers.every((w) => w.memory !== null) ? x : undefined;
     });
     assert.deepEqual(Object.keys(snap).sort(), ['master', 'workers']);
-    assert.deepEqual(Object.keys(snap.master).sort(), ['config', 'generation', 'listen', 'listenQueue', 'pid', 'uptime', 'version', 'workers']);
+    assert.deepEqual(Object.keys(snap.master).sort(), ['config', 'generation', 'listen', 'listenQueue', 'pid', 'totals', 'uptime', 'version', 'workers']);
     assert.equal(snap.master.config.workers, 2, 'master.config: the config in effect'); // this test starts with -w 2
     assert.equal(snap.master.pid, s.pid);
     assert.equal(snap.master.listen, s.listen);

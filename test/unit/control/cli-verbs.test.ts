@@ -24,7 +24,7 @@ test('formatUptime', () => {
 
 test('the stats table: a master line, a header, one aligned row per worker, no borders', () => {
   const snapshot: StatsSnapshot = {
-    master: { pid: 812, version: '0.1.0', listen: '127.0.0.1:4000', generation: 3, uptime: 100, workers: 2, listenQueue: { depth: 3, limit: 511 }, config: {} },
+    master: { pid: 812, version: '0.1.0', listen: '127.0.0.1:4000', generation: 3, uptime: 100, workers: 2, listenQueue: { depth: 3, limit: 511 }, config: {}, totals: { requests: 0, timeouts: 0, recycles: 0, restarts: 0 } },
     workers: [
       { id: 0, pid: 815, state: 'ready', generation: 3, uptime: 61, requests: 123456, inflight: 2, timeouts: 0, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 12.345, memory: 52428800 },
       { id: 1, pid: null, state: 'backoff', generation: 3, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: 4, recentRestarts: 3, lastExit: { code: null, signal: 'SIGKILL', reason: 'crash' }, cpu: null, memory: null },

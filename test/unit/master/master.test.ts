@@ -27,6 +27,8 @@ function setup(overrides: Partial<Config> = {}) {
   return { clock, spawner, log, listener, master, tick };
 }
 
+const sumRows = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
 /** Settles promise callbacks queued by the master (they run as microtasks). */
 const flush = () => new Promise((r) => setImmediate(r));
 
@@ -313,7 +315,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   const s = await master.stats();
   assert.deepEqual(
     { ...s.master, pid: 0, config: null },
-    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, listenQueue: null, config: null },
+    { pid: 0, version: '9.9.9', listen: '127.0.0.1:4000', generation: 1, uptime: 2.5, workers: 2, listenQueue: null, config: null, totals: { requests: 7, timeouts: 3, recycles: 0, restarts: 0 } },
   );
   assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
   assert.equal(s.master.config.workers, 2);
@@ -321,6 +323,18 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
     id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
   assert.equal(clock.now() > 0, true);
+});
+
+test('stats master.totals: a worker that died keeps its last reported counters; its restart counts once', async () => {
+  const { spawner, master, tick } = await started({ workers: 2 });
+  spawner.alive[0]!.emit({ type: 'stats', requests: 7, inflight: 0, timeouts: 3 });
+  spawner.alive[1]!.emit({ type: 'stats', requests: 5, inflight: 0, timeouts: 1 });
+  tick();
+  spawner.alive[0]!.exit(null, 'SIGKILL');
+  tick();
+  const after = (await master.stats()).master.totals;
+  assert.deepEqual(after, { requests: 12, timeouts: 4, recycles: 0, restarts: 1 });
+  assert.equal(sumRows((await master.stats()).workers.map((w) => w.requests)), 5, 'the rows alone forget the dead worker');
 });
 
 test('messages and exits from unknown pids are logged and ignored; a spawn failure backs the slot off', async () => {
