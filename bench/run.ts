@@ -3,10 +3,12 @@
 // rotated) so drift hits all alike. Prints a Markdown table, writes bench/results/latest.{json,md} and
 // docs/benchmarks.svg. Options: --full, --rounds N, --duration S, --warmup S, --only a,b, --flup DIR,
 // --no-lifecycle, --nice N, --out NAME (bench/results/NAME.*), --docs (rewrite the results section of docs/benchmarks.md),
-// --baseline REF (the product at another commit, built aside, as one more backend: before/after in one run). See docs/benchmarks.md.
+// --baseline REF (the product at another commit, built aside, as one more backend: before/after in one run),
+// --scrape-metrics (the product serves --metrics-listen and is scraped once a second throughout). See docs/benchmarks.md.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +37,7 @@ const OPTIONS = {
   nice: { type: 'string' },
   out: { type: 'string', default: 'latest' },
   baseline: { type: 'string' },
+  'scrape-metrics': { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const;
 
@@ -119,6 +122,19 @@ async function main(): Promise<void> {
   }
   const baselineRoot = opts.baseline ? prepareBaseline(opts.baseline, ROOT, log) : undefined;
   if (baselineRoot) notes.push(`baseline: ${opts.baseline} (${baselineRoot.split('-').pop()}), built aside and run with the same flags, app and load as product`);
+  // Issue 15: the product's cost with a Prometheus scrape every second, beside a baseline that has no endpoint.
+  const metricsPort = opts['scrape-metrics'] ? await freePort() : null;
+  let scrapes = 0;
+  const scraper =
+    metricsPort === null
+      ? null
+      : setInterval(() => {
+          const req = httpGet({ host: '127.0.0.1', port: metricsPort, path: '/metrics' }, (res) => {
+            res.resume();
+            if (res.statusCode === 200) scrapes++;
+          });
+          req.on('error', () => undefined); // between the product's runs nothing listens
+        }, 1000);
   const tmp = mkdtempSync(join(tmpdir(), 'scgi-bench-'));
   // One backend port and one nginx port per backend name, fixed for the whole run (backends restart per shape on
   // the same port; SO_REUSEADDR makes that fine), plus a pair for the lifecycle measurements.
@@ -139,7 +155,8 @@ async function main(): Promise<void> {
         const route = ports.get(name)!;
         let group: ProcessGroup | undefined;
         try {
-          group = await startBackend(name, { port: route.backendPort, shape, flupDir: opts.flup, baselineRoot });
+          const productArgs = name === 'product' && metricsPort !== null ? ['--metrics-listen', `127.0.0.1:${metricsPort}`] : undefined;
+          group = await startBackend(name, { port: route.backendPort, shape, flupDir: opts.flup, baselineRoot, productArgs });
           const wrong = await checkBody(route.listenPort, expected);
           if (wrong !== undefined) throw new Error(`wrong answer through nginx: ${wrong}`);
           running.set(name, group);
@@ -176,6 +193,10 @@ async function main(): Promise<void> {
       await Promise.all([...running.values()].map((g) => g.stop()));
     }
 
+    if (scraper) {
+      clearInterval(scraper);
+      notes.push(`product served --metrics-listen and answered ${scrapes} scrapes (one a second, for the whole run)`);
+    }
     const lifecycle: Lifecycle = { notes };
     const summaries = summarize(samples);
     const productHello = summaries.find((s) => s.shape === shapes[0]!.name && s.backend === 'product');
