@@ -22,20 +22,13 @@ export const MAJORS = (process.env.SCGI_NODE_MAJORS ?? '22,24,26').split(',').fi
 const CACHE_DIR = process.env.SCGI_NODE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'scgi-supervise', 'node');
 
 // The subset, chosen to fit the CI budget (docs/operations.md "Node versions" has the timings): on the handle path
-// the nginx differential, the worker transport units and the node-internals probe, a stop, a config reload and the
-// worker protocol/HTTP tests; on the net.Socket path only what that path changes (the nginx differential and the
-// worker tests); the master's lifecycle and reload logic do not depend on it. Substrings of paths under dist/.
+// the nginx differential, the worker transport units and the node-internals probe, a config reload (a lifecycle:
+// start, rolling reload, stop) and the worker HTTP tests; on the net.Socket path only what that path changes (the
+// nginx differential, and worker-net-sockets, which reruns the response-API and framework suites on it); the
+// master's lifecycle logic does not depend on the Node version's I/O internals. Substrings of paths under dist/.
 export const SUBSET = {
-  handle: [
-    'test/frontends/nginx.test.js',
-    'test/unit/worker/',
-    'test/integration/lifecycle-stop.test.js',
-    'test/integration/reload-config.test.js',
-    'test/integration/worker-protocol.test.js',
-    'test/integration/worker-http.test.js',
-  ],
-  // worker-net-sockets runs the worker API tests again with the fallback forced in its workers.
-  'net.Socket': ['test/frontends/nginx.test.js', 'test/integration/worker-protocol.test.js', 'test/integration/worker-net-sockets.test.js'],
+  handle: ['test/frontends/nginx.test.js', 'test/unit/worker/', 'test/integration/reload-config.test.js', 'test/integration/worker-http.test.js'],
+  'net.Socket': ['test/frontends/nginx.test.js', 'test/integration/worker-net-sockets.test.js'],
 };
 
 function run(cmd, args, opts = {}) {
