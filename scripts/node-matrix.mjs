@@ -51,7 +51,8 @@ export function installNode(major) {
   return bin;
 }
 
-function findTests(dir, out = []) {
+/** Every compiled *.test.js under dir, sorted (Node 20's --test expands no globs). run-tests.mjs uses it too. */
+export function findTests(dir, out = []) {
   if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name);

@@ -4,9 +4,9 @@
 // compiled dist/test/**/*.test.js with node:test. Node 20's --test expands no globs, hence the explicit list.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CLOSING, runMatrix, runTap } from './node-matrix.mjs';
+import { CLOSING, findTests, runMatrix, runTap } from './node-matrix.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -49,16 +49,6 @@ function ensureFrontEnds() {
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
-}
-
-function findTests(dir, out = []) {
-  if (!existsSync(dir)) return out;
-  for (const name of readdirSync(dir).sort()) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) findTests(path, out);
-    else if (name.endsWith('.test.js')) out.push(path);
-  }
-  return out;
 }
 
 ensureFrontEnds();
