@@ -28,8 +28,13 @@ export interface Listener {
   readonly fd: number;
   /** `127.0.0.1:4000`, `[::1]:4000`, `unix:/path`, `fd:3` (with the real port when 0 was asked for). */
   readonly address: string;
-  /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
+  /** Closes the master's fd and removes the socket file if this listener created it (and unlinkPath did not). Idempotent. */
   close(): void;
+  /**
+   * Removes the socket file this listener created, leaving the socket open: a stop's first step, so new connects
+   * fail at once with ENOENT (nginx tries its next upstream) while the queue empties. No-op for TCP and fd:N.
+   */
+  unlinkPath(): void;
   /**
    * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
    * listened on here. Null once closed.
@@ -154,7 +159,7 @@ function openInherited(fd: number): Promise<Listener> {
     return handle;
   };
   const backlog = inheritedBacklog(fd);
-  return Promise.resolve({ fd, address, close: () => undefined, handle: sendable, ...(backlog === null ? {} : { backlog }) });
+  return Promise.resolve({ fd, address, close: () => undefined, unlinkPath: () => undefined, handle: sendable, ...(backlog === null ? {} : { backlog }) });
 }
 
 /**
@@ -186,15 +191,22 @@ export function inheritedBacklog(fd: number): number | null {
 
 function makeListener(handle: ServerHandle, address: string, createdPath: string | null): Listener {
   let open = true;
+  // Unlinked once: a later start may already have bound a new socket at the same path, which must not be removed.
+  let path = createdPath;
+  const unlinkPath = () => {
+    if (path !== null) unlinkQuietly(path);
+    path = null;
+  };
   return {
     fd: handle.fd,
     address,
     handle: () => (open ? handle : null),
+    unlinkPath,
     close() {
       if (!open) return;
       open = false;
       handle.close();
-      if (createdPath !== null) unlinkQuietly(createdPath);
+      unlinkPath();
     },
   };
 }
