@@ -14,7 +14,7 @@ import { ListenError, isErrnoException } from '../errors.js';
 import { createServerHandle as nodeCreateServerHandle, type CreateServerHandle, type ServerHandle } from '../node-internals.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
-import { runListenPrimer } from './spawn-worker.js';
+import { runBacklogShrink, runListenPrimer } from './spawn-worker.js';
 
 export interface ListenerOptions {
   listen: ListenAddress;
@@ -35,6 +35,12 @@ export interface Listener {
    * fail at once with ENOENT (nginx tries its next upstream) while the queue empties. No-op for TCP and fd:N.
    */
   unlinkPath(): void;
+  /**
+   * TCP: listen(2) again with a backlog of 0, the last step of a stop's emptying, so that when the last worker closes
+   * its copy at most one connection can be in the queue (and be reset). Resolves false when it could not (the stop
+   * goes on). Unix (the path is gone already) and fd:N (systemd's queue): nothing to do.
+   */
+  shrinkBacklog(): Promise<boolean>;
   /**
    * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
    * listened on here. Null once closed.
@@ -159,7 +165,8 @@ function openInherited(fd: number): Promise<Listener> {
     return handle;
   };
   const backlog = inheritedBacklog(fd);
-  return Promise.resolve({ fd, address, close: () => undefined, unlinkPath: () => undefined, handle: sendable, ...(backlog === null ? {} : { backlog }) });
+  const listener: Listener = { fd, address, close: () => undefined, unlinkPath: () => undefined, shrinkBacklog: () => Promise.resolve(false), handle: sendable };
+  return Promise.resolve(backlog === null ? listener : { ...listener, backlog });
 }
 
 /**
@@ -202,6 +209,10 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
     address,
     handle: () => (open ? handle : null),
     unlinkPath,
+    async shrinkBacklog() {
+      if (createdPath !== null || !open) return false;
+      return (await runBacklogShrink(handle.fd).catch(() => ({ ok: false }))).ok;
+    },
     close() {
       if (!open) return;
       open = false;

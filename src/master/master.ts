@@ -29,7 +29,7 @@ export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath'>>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'shrinkBacklog'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -537,7 +537,8 @@ export class Master {
     this.listener.unlinkPath?.();
     if (this.readListenQueue === null) return;
     const onReading = () => this.schedule(this.clock.now());
-    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading });
+    const shrink = this.config.listen.kind === 'tcp' ? this.listener.shrinkBacklog?.bind(this.listener) : undefined;
+    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading, shrink });
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {

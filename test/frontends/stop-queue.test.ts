@@ -17,7 +17,7 @@ import { NGINX_BIN } from '../helpers/frontends/nginx.js';
 import { runCli } from '../integration/control-helpers.js';
 
 const PORT = 4000; // inside namespaces of our own: nothing else listens there
-const LOOPS = 6; // concurrent client loops through nginx
+const LOOPS = 16; // concurrent client loops through nginx
 const BODY = 'x'.repeat(2048);
 
 function ip(args: string[]): void {
@@ -58,7 +58,7 @@ test('stop of one of two supervisors behind one nginx upstream under GET and POS
   const net = (process.pid % 120) * 2;
   const addrs = [namespace(t, `${tag}a`, net), namespace(t, `${tag}b`, net + 1)];
   const controls = [join(dir, 'a.ctl'), join(dir, 'b.ctl')];
-  await Promise.all(
+  const sups = await Promise.all(
     addrs.map((addr, i) =>
       startSupervisor({
         app: 'life-echo.cjs',
@@ -134,8 +134,10 @@ ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp
   const resets = log.split('\n').filter((l) => /reset by peer/.test(l));
   const figures = `sent ${JSON.stringify(tally.sent)}, answered 200 ${JSON.stringify(tally.ok)}, resets in nginx's log ${resets.length}`;
   t.diagnostic(figures);
+  for (const line of sups[0]!.logs().split('\n')) if (/master.*(stopping|listen queue|stopped)/.test(line)) t.diagnostic(line);
+  for (const line of log.split('\n')) if (/\[(error|warn)\]/.test(line)) t.diagnostic(line.replace(/, client:.*/, ''));
   assert.ok(tally.sent.POST > 50 && tally.sent.GET > 50, `too little load to tell: ${figures}`);
-  assert.deepEqual(tally.failed, [], `${figures}\n${log}`);
+  assert.deepEqual(tally.failed, [], `${figures}\n${log}\n--- the stopped supervisor ---\n${sups[0]!.logs()}`);
   assert.equal(tally.ok.POST, tally.sent.POST, figures);
-  assert.ok(resets.length <= 1, `${figures}\n${resets.join('\n')}`);
+  assert.ok(resets.length <= 1, `${figures}\n${resets.join('\n')}\n--- the stopped supervisor ---\n${sups[0]!.logs()}`);
 });

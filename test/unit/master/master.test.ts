@@ -581,3 +581,38 @@ test('stop emptying is bounded by the graceful timeout; an unreadable queue or a
   assert.equal(inherited.listener.unlinked, 0);
   assert.equal(inherited.listener.closed, 0);
 });
+
+test('stop of a TCP socket: once the queue reads empty its backlog is shrunk to 0, and only the next empty reading closes it', async () => {
+  const s = emptyingSetup();
+  let release: (ok: boolean) => void = () => undefined;
+  const shrinks: number[] = [];
+  Object.assign(s.listener, {
+    shrinkBacklog: () => {
+      shrinks.push(s.clock.now());
+      return new Promise<boolean>((r) => (release = r));
+    },
+  });
+  const ready = s.master.start();
+  s.tick();
+  for (const w of s.spawner.alive) w.ready();
+  s.tick();
+  await ready;
+  void s.master.stop();
+  s.tick();
+  await flush();
+  s.tick();
+  assert.equal(shrinks.length, 1, 'shrunk at the first empty reading');
+  s.tick(100);
+  await flush();
+  s.tick();
+  assert.equal(s.listener.closed, 0, 'not closed while the shrink runs');
+  for (const w of s.spawner.alive) assert.deepEqual(w.sent, []);
+  release(true);
+  await flush();
+  s.tick(25);
+  await flush();
+  s.tick();
+  assert.equal(s.listener.closed, 1);
+  for (const w of s.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain' }]);
+  assert.equal(shrinks.length, 1);
+});
