@@ -210,7 +210,7 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
     handle: () => (open ? handle : null),
     unlinkPath,
     async shrinkBacklog() {
-      if (createdPath !== null || !open) return false;
+      if (createdPath !== null || !open) return false; // a unix socket (its path is gone already) or closed
       return (await runBacklogShrink(handle.fd).catch(() => ({ ok: false }))).ok;
     },
     close() {

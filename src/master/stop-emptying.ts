@@ -1,6 +1,7 @@
 // A stop's first stage for a socket we bound (issue 13): read the kernel's accept queue every
-// EMPTYING_INTERVAL_MS until a reading says 0, while the workers keep accepting, and log the stage's start and end.
-// Not the decision to close (pool.ts decide: on `empty` or at `until`), nor the close and the drains (master.ts).
+// EMPTYING_INTERVAL_MS while the workers keep accepting, until a reading says 0 (for TCP: 0 again after the backlog
+// was shrunk to 0), and log the stage's start and end. Not the decision to close (pool.ts decide: on `empty` or at
+// `until`), the close and the drains (master.ts), nor the shrink itself (listener.ts shrinkBacklog).
 
 import type { Clock } from './clock.js';
 import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
