@@ -14,7 +14,7 @@ import { ListenError, isErrnoException } from '../errors.js';
 import { createServerHandle as nodeCreateServerHandle, type CreateServerHandle, type ServerHandle } from '../node-internals.js';
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
-import { runBacklogShrink, runListenPrimer } from './spawn-worker.js';
+import { runListenPrimer } from './spawn-worker.js';
 
 export interface ListenerOptions {
   listen: ListenAddress;
@@ -36,11 +36,10 @@ export interface Listener {
    */
   unlinkPath(): void;
   /**
-   * TCP: listen(2) again with a backlog of 0, the last step of a stop's emptying, so that when the last worker closes
-   * its copy at most one connection can be in the queue (and be reset). Resolves false when it could not (the stop
-   * goes on). Unix (the path is gone already) and fd:N (systemd's queue): nothing to do.
+   * close() at the end of a stop's emptying (issue 13). For TCP it first shrinks the socket's accept queue to one
+   * connection, so that the last worker's close, which comes later, can reset at most that one. Otherwise close().
    */
-  shrinkBacklog(): Promise<boolean>;
+  closeForStop(): void;
   /**
    * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
    * listened on here. Null once closed.
@@ -165,7 +164,7 @@ function openInherited(fd: number): Promise<Listener> {
     return handle;
   };
   const backlog = inheritedBacklog(fd);
-  const listener: Listener = { fd, address, close: () => undefined, unlinkPath: () => undefined, shrinkBacklog: () => Promise.resolve(false), handle: sendable };
+  const listener: Listener = { fd, address, close: () => undefined, unlinkPath: () => undefined, closeForStop: () => undefined, handle: sendable };
   return Promise.resolve(backlog === null ? listener : { ...listener, backlog });
 }
 
@@ -204,20 +203,27 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
     if (path !== null) unlinkQuietly(path);
     path = null;
   };
+  const close = () => {
+    if (!open) return;
+    open = false;
+    handle.close();
+    unlinkPath();
+  };
   return {
     fd: handle.fd,
     address,
     handle: () => (open ? handle : null),
     unlinkPath,
-    async shrinkBacklog() {
-      if (createdPath !== null || !open) return false; // a unix socket (its path is gone already) or closed
-      return (await runBacklogShrink(handle.fd).catch(() => ({ ok: false }))).ok;
-    },
-    close() {
-      if (!open) return;
-      open = false;
-      handle.close();
-      unlinkPath();
+    close,
+    closeForStop() {
+      // listen(2) again with a backlog of 0, then close our fd, in one synchronous step: libuv would start polling
+      // (and accepting) only at the loop's next turn, and the close comes first, so the master still never accepts
+      // (see primeListen). The workers' copies keep the socket: from now on at most one connection waits in its
+      // queue and the kernel drops further SYNs (the client resends after 1 s, finds the port closed, and nginx
+      // tries its next server). Without it, every connection arriving in the last worker's final loop turn before
+      // its close was reset: 0-8 per stop under load (test/frontends/stop-queue.test.ts).
+      if (open && createdPath === null) handle.listen?.(0);
+      close();
     },
   };
 }

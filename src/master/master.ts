@@ -29,7 +29,7 @@ export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'shrinkBacklog'>>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'closeForStop'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -492,7 +492,7 @@ export class Master {
         return this.table.forget(action.id);
       case 'close-listener':
         this.emptying?.close(action.reason, this.table.countLive());
-        return this.listener.close();
+        return this.listener.closeForStop ? this.listener.closeForStop() : this.listener.close();
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':
@@ -537,8 +537,7 @@ export class Master {
     this.listener.unlinkPath?.();
     if (this.readListenQueue === null) return;
     const onReading = () => this.schedule(this.clock.now());
-    const shrink = this.config.listen.kind === 'tcp' ? this.listener.shrinkBacklog?.bind(this.listener) : undefined;
-    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading, shrink });
+    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading });
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {

@@ -190,27 +190,8 @@ const PRIME_SCRIPT =
 
 /** Puts the socket behind `fd` into the listening state without accepting on it (listener.ts says why). */
 export function runListenPrimer(fd: number, backlog: number): Promise<{ ok: true } | { ok: false; error: string }> {
-  return runOnSocket(PRIME_SCRIPT, String(backlog), fd);
-}
-
-// listen(fd 3, 0) again on the listening socket (issue 13, the end of a stop's emptying): from now on at most one
-// connection waits in its accept queue and further SYNs are dropped (the peer resends the SYN after 1 s and then
-// finds the port closed). net's listen() turns a backlog of 0 into 511, hence the bare handle; like the primer this
-// process exits before its first poll phase, so it never accepts.
-const SHRINK_SCRIPT =
-  "const h=require('net')._createServerHandle(null,0,0,3);" +
-  "const e=typeof h==='number'?h:h.listen(0);" +
-  "if(e){process.stderr.write('errno '+e);process.exit(1)}" +
-  'process.exit(0)';
-
-/** Shrinks the accept queue of the listening socket behind `fd` to one connection (listener.ts shrinkBacklog). */
-export function runBacklogShrink(fd: number): Promise<{ ok: true } | { ok: false; error: string }> {
-  return runOnSocket(SHRINK_SCRIPT, '0', fd);
-}
-
-function runOnSocket(script: string, arg: string, fd: number): Promise<{ ok: true } | { ok: false; error: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawnChild(process.execPath, ['-e', script, arg], {
+    const child = spawnChild(process.execPath, ['-e', PRIME_SCRIPT, String(backlog)], {
       stdio: ['ignore', 'ignore', 'pipe', fd],
       env: {},
     });

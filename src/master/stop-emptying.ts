@@ -1,7 +1,7 @@
 // A stop's first stage for a socket we bound (issue 13): read the kernel's accept queue every
-// EMPTYING_INTERVAL_MS while the workers keep accepting, until a reading says 0 (for TCP: 0 again after the backlog
-// was shrunk to 0), and log the stage's start and end. Not the decision to close (pool.ts decide: on `empty` or at
-// `until`), the close and the drains (master.ts), nor the shrink itself (listener.ts shrinkBacklog).
+// EMPTYING_INTERVAL_MS while the workers keep accepting, until a reading says 0, and log the stage's start and end.
+// Not the decision to close (pool.ts decide: on `empty` or at `until`), the close and the drains (master.ts), nor
+// how the close limits what the last worker's close can reset (listener.ts closeForStop).
 
 import type { Clock } from './clock.js';
 import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
@@ -19,12 +19,6 @@ export interface QueueEmptyingOptions {
   gracefulTimeoutMs: number;
   /** Called after each reading: the master decides again. */
   onReading: () => void;
-  /**
-   * TCP: shrink the queue to one connection once a reading says 0 (listener.ts shrinkBacklog), and call it empty only
-   * at the next reading of 0 after that. Without it a connection arriving between the last worker's last accept and
-   * its close is reset, and under load that is one event-loop turn's worth (measured 0-8 of ~8 connections in flight).
-   */
-  shrink?: () => Promise<boolean>;
 }
 
 export class QueueEmptying {
@@ -36,12 +30,10 @@ export class QueueEmptying {
   private closed = false;
   private cancelTimer: (() => void) | null = null;
   private stopped = false;
-  private shrink: 'no' | 'running' | 'done';
 
   constructor(private readonly o: QueueEmptyingOptions) {
     this.startedAt = o.clock.now();
     this.until = this.startedAt + o.gracefulTimeoutMs;
-    this.shrink = o.shrink ? 'no' : 'done';
     this.readOnce(true);
   }
 
@@ -97,17 +89,8 @@ export class QueueEmptying {
     // Stable line (test/integration/lifecycle-stop-queue.test.ts greps it).
     if (first && q !== null) this.o.log.info(`stopping: emptying the listen queue (${q.depth} waiting)`);
     // Unreadable: do not wait on it (drain as before issue 13).
-    if (q === null || (q.depth === 0 && this.shrink === 'done')) this.empty = true;
-    else {
-      if (q.depth === 0 && this.shrink === 'no') {
-        this.shrink = 'running';
-        void this.o.shrink!().then((ok) => {
-          this.shrink = 'done';
-          if (!ok) this.o.log.debug('could not shrink the listen backlog before the close');
-        });
-      }
-      this.cancelTimer = this.o.clock.setTimer(EMPTYING_INTERVAL_MS, () => this.readOnce(false));
-    }
+    if (q === null || q.depth === 0) this.empty = true;
+    else this.cancelTimer = this.o.clock.setTimer(EMPTYING_INTERVAL_MS, () => this.readOnce(false));
     this.o.onReading();
   }
 }
