@@ -483,7 +483,7 @@ export class Master {
       case 'spawn':
         return this.table.spawn(action.id, action.generation);
       case 'drain':
-        return this.table.drain(action.pid, action.reason);
+        return this.table.drain(action.pid, action.reason, action.graceMs);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
       case 'recycle':

@@ -90,7 +90,8 @@ export function respawnAllowedAt(spawnedAt: readonly number[] | undefined): numb
 
 export type PoolAction =
   | { type: 'spawn'; id: number; generation: number }
-  | { type: 'drain'; pid: number; reason: ExitReason }
+  /** graceMs: what is left of a stop's graceful timeout after its emptying (absent: the worker's own, in full). */
+  | { type: 'drain'; pid: number; reason: ExitReason; graceMs?: number }
   | { type: 'kill'; pid: number; cause: KillCause }
   /** Mark a serving worker for recycling: its slot gets a replacement, and it drains once that one is ready. */
   | { type: 'recycle'; pid: number; limit: RecycleLimit }
@@ -168,7 +169,9 @@ export function decide(v: PoolView): Decision {
           return { actions, wakeAt };
         }
       }
-      for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+      // One graceful timeout for the whole stop: the emptying's time (in which requests in flight went on) counts.
+      const graceMs = e ? Math.max(0, e.until - v.now) : undefined;
+      for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped', ...(graceMs === undefined ? {} : { graceMs }) });
     }
     if (v.workers.length === 0) actions.push({ type: 'stopped' });
     return { actions, wakeAt };

@@ -532,7 +532,8 @@ test('stop with connections queued: workers keep serving until a reading says 0,
   await flush();
   tick();
   assert.equal(listener.closed, 1);
-  for (const w of spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain' }]);
+  // The stop's one graceful timeout (5 s) less the 50 ms of emptying.
+  for (const w of spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 4950 }]);
   assert.ok(log.has('listen queue empty after 50 ms; draining 2 workers'), log.lines.join('\n'));
   const after = queue.reads;
   for (const w of spawner.alive) w.exit(EXIT_OK);
@@ -551,7 +552,8 @@ test('stop emptying is bounded by the graceful timeout; an unreadable queue or a
   bounded.tick(1);
   await flush();
   bounded.tick();
-  for (const w of bounded.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain' }]);
+  // The emptying took the whole graceful timeout: what is still in flight is closed at once (one bound per stop).
+  for (const w of bounded.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 0 }]);
   assert.ok(bounded.log.has('listen queue still held 3 connections after the graceful timeout'), bounded.log.lines.join('\n'));
 
   const unreadable = emptyingSetup();
@@ -565,7 +567,7 @@ test('stop emptying is bounded by the graceful timeout; an unreadable queue or a
   unreadable.tick();
   await flush();
   unreadable.tick();
-  for (const w of unreadable.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain' }]);
+  for (const w of unreadable.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 5000 }]);
   assert.ok(unreadable.log.has('listen queue cannot be read; draining 2 workers now'));
 
   const inherited = emptyingSetup({ listen: { kind: 'fd', fd: 3 } });

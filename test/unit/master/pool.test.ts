@@ -188,8 +188,9 @@ test('stop while emptying the listen queue: workers stay ready until a reading s
   // The close comes first: a drained worker closes its copy, and the last copy closed resets what is still queued.
   assert.deepEqual(decide(view({ phase: 'stopping', workers: [a, b], emptying: { ...emptying, empty: true } })).actions, [
     { type: 'close-listener', reason: 'empty' },
-    { type: 'drain', pid: a.pid, reason: 'stopped' },
-    { type: 'drain', pid: b.pid, reason: 'stopped' },
+    // What is left of the graceful timeout: one bound for the whole stop, emptying included.
+    { type: 'drain', pid: a.pid, reason: 'stopped', graceMs: 10_000 },
+    { type: 'drain', pid: b.pid, reason: 'stopped', graceMs: 10_000 },
   ]);
   // Closed once: later turns only drain what is left.
   assert.deepEqual(types(view({ phase: 'stopping', workers: [a, { ...b, state: 'draining' }], emptying: { ...emptying, empty: true, closed: true } })), ['drain']);
