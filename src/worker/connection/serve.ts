@@ -67,6 +67,13 @@ export class ConnectionSet implements ConnectionOwner {
   private paused = false;
   private graceTimer: NodeJS.Timeout | null = null;
   private control: AcceptControl | null = null;
+  /**
+   * The worker has just started, or resumed, accepting: what it accepts now may have waited in the kernel's queue,
+   * long enough for its client to give up and the front end to close it, so it is held (connection.ts hold()) until
+   * the FIN behind its request could be read. Cleared by the first held connection's first turn: by then the queue
+   * has been accepted (libuv accepts until EAGAIN, or until the gate closes the listener; docs/protocol.md "Client aborts").
+   */
+  backlogged = true;
 
   constructor(readonly options: ServeOptions) {
     this.warnings = new WarnLimiter(options.log);
@@ -91,6 +98,7 @@ export class ConnectionSet implements ConnectionOwner {
     listenToNetSocket(socket, c);
     c.index = this.list.length;
     this.list.push(c);
+    if (this.backlogged) c.hold();
     if (this.cap !== Infinity) this.admitted(c);
   };
 
@@ -100,6 +108,7 @@ export class ConnectionSet implements ConnectionOwner {
     const c = new Connection(this, socket);
     c.index = this.list.length;
     this.list.push(c);
+    if (this.backlogged) c.hold();
     socket.start(c);
     if (this.cap !== Infinity) this.admitted(c);
   };
@@ -203,6 +212,7 @@ export class ConnectionSet implements ConnectionOwner {
   private reopenIfRoom(): void {
     if (this.control === null || this.inflight + this.arriving >= this.cap) return;
     this.paused = false;
+    this.backlogged = true;
     this.control.resume();
   }
 }
