@@ -141,8 +141,14 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   data(chunk: Buffer): void {
     const held = this.held;
     if (held !== null) {
-      if (held.push(chunk) === 1) setImmediate(heldFirstTurn, this);
-      return;
+      if (held.push(chunk) === 1) {
+        setImmediate(heldFirstTurn, this);
+        return;
+      }
+      // A second read within the hold: more was queued than one read takes (a long body), so any FIN lies behind
+      // the rest of it, and holding it all would defeat the body's backpressure. Parse now; an abort then shows as
+      // a truncated body or an EOF in 'app' (cases 23, 27), after the handler started.
+      return this.releaseHeld();
     }
     switch (this.state) {
       case 'head':
