@@ -45,8 +45,6 @@ export interface ConnectionOwner {
   readonly options: ServeOptions;
   readonly warnings: WarnLimiter;
   missingScgiWarned: boolean;
-  /** Accepting has just (re)started: connections accepted now are held (Connection.hold); cleared by the first hold's turn. */
-  backlogged: boolean;
   inflight: number;
   requests: number;
   /** Requests cut by the request timeout. */
@@ -121,7 +119,6 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
 
   /** @internal The hold's first turn is over (the request was read in it): one more for the FIN. */
   heldTurn(): void {
-    this.set.backlogged = false;
     if (this.held !== null) setImmediate(releaseHeld, this);
   }
 
