@@ -109,7 +109,7 @@ export class ConnectionSet implements ConnectionOwner {
     if (this.cap !== Infinity) this.admitted(c);
   };
 
-  /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
+  /** An accepted connection's libuv handle (accept-handles.ts acceptHandles), served through a HandleSocket. */
   readonly acceptHandle = (handle: StreamHandle): void => {
     const socket = new HandleSocket(handle);
     const c = new Connection(this, socket);
