@@ -1,7 +1,8 @@
 // The master: ONE event queue and one step() (drain events → reap exited → reconcile, which also enforces
 // deadlines), in the shape of unicorn's `join` and Puma's `check_workers`; it applies what pool.ts decides.
 // Not the decisions (pool.ts), the phases and commands (lifecycle.ts), the roster and process operations
-// (worker-table.ts), the errors it reports (failures.ts) or the socket (listener.ts).
+// (worker-table.ts), the errors it reports (failures.ts), the socket (listener.ts), the stop's emptying
+// (stop-emptying.ts), the periodic sample (sampler.ts) or the life-long counters (ledger.ts).
 // Satisfies control/target.ts ControlTarget structurally; signals.ts and the control commands feed the same queue.
 
 import { SupervisorError } from '../errors.js';
@@ -17,12 +18,13 @@ import { WorkerTable, type ProcessEvent, type SlotRecord, type TableLog } from '
 import type { SpawnWorker } from './spawn-worker.js';
 import type { Listener } from './listener.js';
 import { systemClock, type Clock } from './clock.js';
-import { sampleUsage, seconds, withUsage, workerRows, type Usage, type UsageSampler } from './stats.js';
+import { sampleUsage, seconds, withUsage, workerRows, type UsageSampler } from './stats.js';
 import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
-import type { RequestCounts } from '../worker/messages.js';
-import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
+import type { ListenQueueReader } from './listen-queue.js';
 import { OVER_LIMIT_SAMPLE_MS, overMemoryLimit } from './recycle.js';
-import { addCounts, emptyCounts, formatMetrics, WORKER_STATES, type MetricsInput } from './metrics-text.js';
+import { formatMetrics, type MetricsInput } from './metrics-text.js';
+import { Ledger } from './ledger.js';
+import { Sampler } from './sampler.js';
 import { QueueEmptying } from './stop-emptying.js';
 
 export type MasterLog = TableLog;
@@ -79,7 +81,6 @@ export class Master {
   private readonly listener: MasterOptions['listener'];
   private readonly log: MasterLog;
   private readonly clock: Clock;
-  private readonly sample: UsageSampler;
   private readonly version: string;
   private readonly startedAt: number;
 
@@ -92,21 +93,10 @@ export class Master {
   private readonly observe: ((milestone: MasterMilestone) => void) | undefined;
   private reloadRequests = 0;
 
-  // What metrics() serves: counters that never go down (a dead worker's last report stays in `retired`), and the
-  // last periodic sample of what is slow to read.
+  // What metrics() and stats() serve besides the live workers: counters that never go down, and the last sample.
   private readonly readListenQueue: ListenQueueReader | null;
-  private sampleTimer: NodeJS.Timeout | null = null;
-  private lastQueue: ListenQueue | null = null;
-  private lastUsage = new Map<number, Usage>();
-  private readonly retired: RequestCounts = emptyCounts();
-  /** --request-timeout cuts of the workers that have exited (their last report), for `stats` master.totals. */
-  private retiredTimeouts = 0;
-  private retiredRequests = 0;
-  /** Per slot id: CPU seconds of its processes that have exited. */
-  private readonly retiredCpu = new Map<number, number>();
-  private readonly restartsBy: MetricsInput['restarts'] = { crash: 0, 'worker-timeout': 0 };
-  /** Each planned 'recycled' exit under the limit that caused it (metrics recycles_total{limit}, totals.recycles). */
-  private readonly recyclesBy: MetricsInput['recycles'] = { 'max-requests': 0, 'max-memory': 0, 'max-lifetime': 0 };
+  private readonly ledger = new Ledger();
+  private readonly sampler: Sampler;
   private readonly startedAtEpochMs = Date.now();
   /** A stop's first stage: the listen queue is emptied before the workers drain (stop-emptying.ts, issue 13). */
   private emptying: QueueEmptying | null = null;
@@ -126,12 +116,26 @@ export class Master {
       ...(options.random ? { random: options.random } : {}),
     });
     this.log = options.log;
-    this.sample = options.sampleUsage ?? sampleUsage;
     this.version = options.version ?? '0.0.0';
     this.life = new Lifecycle({ config: options.config, table: this.table, log: options.log, clock: this.clock, listener: options.listener });
     this.startedAt = this.clock.now();
     this.observe = options.observe;
     this.readListenQueue = options.readListenQueue ?? null;
+    this.sampler = new Sampler({
+      sampleUsage: options.sampleUsage ?? sampleUsage,
+      readListenQueue: this.readListenQueue,
+      pids: () => [...this.table.workers.values()].filter((h) => h.state !== 'exited').map((h) => h.pid),
+      // Faster while a worker is over --max-memory: one growing fast is caught before twice the limit.
+      nextIntervalMs: (usage) =>
+        overMemoryLimit([...usage.values()].map((u) => u.memory), this.config.recycle)
+          ? Math.min(OVER_LIMIT_SAMPLE_MS, this.config.statsIntervalMs)
+          : this.config.statsIntervalMs,
+      sampled: (usage) => {
+        // Recycling reads memory from this sample (pool.ts): decide again now, not at the next event.
+        for (const h of this.table.workers.values()) h.memory = usage.get(h.pid)?.memory ?? h.memory;
+        if (this.config.recycle.maxMemoryBytes > 0) this.schedule(this.clock.now());
+      },
+    });
   }
 
   /** Spawns the initial workers; resolves when all are ready, rejects with AppLoadError/ListenError (or ERR_STOPPING). */
@@ -139,7 +143,7 @@ export class Master {
     if (this.life.phase === 'idle') {
       this.life.phase = 'starting';
       this.schedule(this.clock.now());
-      this.sampleEvery();
+      this.sampler.start();
     }
     return this.life.ready.promise;
   }
@@ -180,7 +184,7 @@ export class Master {
   /** Read-only: a consistent snapshot of the state now, with cpu/memory from the last periodic sample (never sampled on demand). */
   async stats(): Promise<StatsSnapshot> {
     const now = this.clock.now();
-    const workers = withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.lastUsage);
+    const workers = withUsage(workerRows(this.table.workers.values(), this.table.slots, now), this.sampler.usage);
     return {
       master: {
         pid: process.pid,
@@ -189,26 +193,12 @@ export class Master {
         generation: this.life.generation,
         uptime: seconds(now - this.startedAt),
         workers: this.life.target,
-        listenQueue: this.lastQueue,
+        listenQueue: this.sampler.queue,
         config: { ...this.config },
-        totals: this.totals(),
+        totals: this.ledger.totals(this.table.workers.values()),
       },
       workers,
     };
-  }
-
-  /** Over the master's life: live workers' last reports plus what exited workers last reported (the metrics' own counters). */
-  private totals(): StatsSnapshot['master']['totals'] {
-    const m = this.metricsInput();
-    let timeouts = this.retiredTimeouts;
-    let requests = this.retiredRequests;
-    for (const h of this.table.workers.values()) {
-      if (h.state === 'exited') continue;
-      timeouts += h.timeouts;
-      requests += h.requests;
-    }
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    return { requests, timeouts, recycles: sum(Object.values(m.recycles)), restarts: sum(Object.values(m.restarts)) };
   }
 
   /** The Prometheus text: counters as of the workers' last reports, CPU/memory/queue from the last sample. */
@@ -217,73 +207,13 @@ export class Master {
   }
 
   metricsInput(): MetricsInput {
-    const requests = addCounts(emptyCounts(), this.retired);
-    let inflight = 0;
-    const live = [...this.table.workers.values()].filter((h) => h.state !== 'exited');
-    for (const h of live) {
-      addCounts(requests, h.counts);
-      inflight += h.inflight;
-    }
-    const workers = Object.fromEntries(WORKER_STATES.map((s) => [s, 0])) as MetricsInput['workers'];
-    for (const row of workerRows(this.table.workers.values(), this.table.slots, this.clock.now())) workers[row.state]++;
-    const slotIds = new Set<number>([...this.retiredCpu.keys(), ...live.map((h) => h.id)]);
-    const slots = [...slotIds].sort((a, b) => a - b).map((id) => {
-      let cpuSeconds: number | null = this.retiredCpu.get(id) ?? null;
-      let memoryBytes: number | null = null;
-      for (const h of live) {
-        if (h.id !== id) continue;
-        const u = this.lastUsage.get(h.pid);
-        if (!u) continue;
-        cpuSeconds = (cpuSeconds ?? 0) + u.cpuSeconds;
-        // Two processes in one slot during a reload: the newer one's memory (the old one is on its way out).
-        memoryBytes = u.memory;
-      }
-      return { id, cpuSeconds, memoryBytes };
-    });
-    return {
-      version: this.version,
-      nodeVersion: process.version,
-      startTimeSeconds: Math.floor(this.startedAtEpochMs / 1000),
-      generation: this.life.generation,
-      requests,
-      inflight,
-      workers,
-      restarts: { ...this.restartsBy },
-      recycles: { ...this.recyclesBy },
-      listenQueue: this.lastQueue,
-      slots,
-    };
+    const input = { version: this.version, startTimeSeconds: Math.floor(this.startedAtEpochMs / 1000), generation: this.life.generation, now: this.clock.now() };
+    return this.ledger.metricsInput({ ...input, queue: this.sampler.queue, usage: this.sampler.usage }, this.table.workers, this.table.slots);
   }
 
-  /**
-   * The one sample of what is slow to read (workers' CPU/memory, the listen queue): `stats` and the metrics serve
-   * its last result. Public so unit tests can take a sample without the timer.
-   */
-  async sampleNow(): Promise<void> {
-    const read = this.readListenQueue;
-    const pids = [...this.table.workers.values()].filter((h) => h.state !== 'exited').map((h) => h.pid);
-    const [queue, usage] = await Promise.all([read === null ? null : read(), this.sample(pids).catch(() => new Map<number, Usage>())]);
-    this.lastQueue = queue;
-    this.lastUsage = usage;
-    // Recycling reads memory from this sample (pool.ts): decide again now, not at the next event.
-    for (const h of this.table.workers.values()) h.memory = usage.get(h.pid)?.memory ?? h.memory;
-    if (this.config.recycle.maxMemoryBytes > 0) this.schedule(this.clock.now());
-  }
-
-  /**
-   * The periodic sample (a timer of its own, unref'd: it must never keep the master alive nor wait on the loop).
-   * A sample that takes longer than the interval delays the next one instead of piling up.
-   */
-  private sampleEvery(): void {
-    const again = (): void => {
-      if (this.life.phase === 'stopped') return;
-      // Faster while a worker is over --max-memory: one growing fast is caught before twice the limit.
-      const over = overMemoryLimit([...this.lastUsage.values()].map((u) => u.memory), this.config.recycle);
-      const intervalMs = over ? Math.min(OVER_LIMIT_SAMPLE_MS, this.config.statsIntervalMs) : this.config.statsIntervalMs;
-      this.sampleTimer = setTimeout(() => void this.sampleNow().finally(again), intervalMs);
-      this.sampleTimer.unref();
-    };
-    void this.sampleNow().finally(again);
+  /** One periodic sample now (sampler.ts); public so unit tests can take one without the timer. */
+  sampleNow(): Promise<void> {
+    return this.sampler.sampleNow();
   }
 
   /** One turn of the loop. Public so unit tests can drive it with a fake clock. */
@@ -376,12 +306,7 @@ export class Master {
     const h = this.table.remove(e.pid);
     if (!h) return this.log.debug(`exit of unknown pid ${e.pid}; ignored`);
     // Counters never go down: the worker's last report (its final one when it drained) stays in the totals.
-    addCounts(this.retired, h.counts);
-    this.retiredTimeouts += h.timeouts;
-    this.retiredRequests += h.requests;
-    const cpu = this.lastUsage.get(h.pid)?.cpuSeconds;
-    if (cpu !== undefined) this.retiredCpu.set(h.id, (this.retiredCpu.get(h.id) ?? 0) + cpu);
-    this.lastUsage.delete(h.pid);
+    this.ledger.retire(h, this.sampler.forget(h.pid));
     const now = this.clock.now();
     const slot = this.table.slotOf(h.id, h.generation);
     const decision = classifyExit({
@@ -403,7 +328,7 @@ export class Master {
       const limit = h.recycling ?? 'max-memory'; // unmarked only when killed at twice max-memory
       slot.lastExit.limit = limit;
       slot.recycles++;
-      this.recyclesBy[limit]++;
+      this.ledger.recycled(limit);
     }
     // The worker logged the app's error with its stack already; the master keeps it for the halt/reload error.
     if (h.loadError) this.log.debug(`${h.label} could not load ${this.config.app}: ${h.loadError.message}`);
@@ -418,7 +343,7 @@ export class Master {
       case 'crash':
         slot.restarts++;
         // The watchdog's kill of a stuck worker (issue 14) reports lastExit.reason 'worker-timeout'; every other unplanned exit is a crash.
-        this.restartsBy[slot.lastExit?.reason === 'worker-timeout' ? 'worker-timeout' : 'crash']++;
+        this.ledger.restarted(slot.lastExit?.reason === 'worker-timeout' ? 'worker-timeout' : 'crash');
         slot.failures = decision.failures;
         slot.backoffUntil = decision.delayMs > 0 ? this.clock.now() + decision.delayMs : null;
         switch (noteCrash(slot, this.clock.now())) {
@@ -503,7 +428,7 @@ export class Master {
       case 'stopped':
         this.emptying?.cancel();
         this.cancelTimer?.();
-        if (this.sampleTimer !== null) clearTimeout(this.sampleTimer);
+        this.sampler.stop();
         return this.life.finish();
       default: {
         const never: never = action;
