@@ -7,6 +7,9 @@ export const MAX_WORKERS = 1024;
 
 export type WorkerStatsState = 'starting' | 'ready' | 'draining' | 'backoff';
 
+/** The recycling limits (master/recycle.ts): `lastExit.limit` of a recycled worker, and the metrics' label. */
+export type RecycleLimit = 'max-requests' | 'max-memory' | 'max-lifetime';
+
 /** Why a worker's process ended: planned (reload, recycled, stopped) or not (crash, worker-timeout). */
 export type ExitReason = 'crash' | 'reload' | 'recycled' | 'stopped' | 'worker-timeout';
 
@@ -23,7 +26,10 @@ export interface WorkerStats {
   restarts: number;
   /** Unplanned exits of this slot in the last 60 s: a crash loop shows here (and lastExit says how they end). */
   recentRestarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: ExitReason } | null;
+  /** Planned replacements of this slot's workers by --max-requests/-memory/-lifetime (never counted in restarts). */
+  recycles: number;
+  /** How the slot's last worker ended; `limit` says which recycling limit when reason is 'recycled'. */
+  lastExit: { code: number | null; signal: string | null; reason: ExitReason; limit?: RecycleLimit } | null;
   cpu: number | null; // percent of one core (pidusage)
   memory: number | null; // RSS bytes
 }

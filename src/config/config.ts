@@ -10,6 +10,18 @@ export type ListenAddress =
 
 export type LogFormat = 'text' | 'json';
 
+export interface RecyclePolicy {
+  /** Requests a worker serves before it is replaced (0: no limit), plus a per-worker draw in [0, maxRequestsJitter]. */
+  maxRequests: number;
+  maxRequestsJitter: number;
+  /** Resident set size in bytes (from --max-memory MiB); 0: no limit. Twice it: killed at that sample. */
+  maxMemoryBytes: number;
+  /** Age of a worker process (0: no limit). */
+  maxLifetimeMs: number;
+  /** Slots recycled at once (each replacement becomes ready before its old worker drains). */
+  surge: number;
+}
+
 export interface Config {
   /** Absolute path of the app module. */
   app: string;
@@ -42,6 +54,8 @@ export interface Config {
   timeouts: ProtocolTimeouts;
   /** Requests one worker handles at once before it stops accepting (0: no cap); worker/main.ts AcceptGate. */
   maxConnections: number;
+  /** Recycling limits (master/recycle.ts); 0 turns each off. */
+  recycle: RecyclePolicy;
   logLevel: string;
   logFormat: LogFormat;
   /** Workers' identity (the master keeps its own): a user name or uid, a group name or gid; null = unchanged. */

@@ -39,6 +39,11 @@ export const DEFAULTS: Readonly<Omit<FileConfig, 'app'>> = Object.freeze({
   'node-args': null, // null: the master's own node flags (minus --inspect); a string replaces them
   'request-timeout': DEFAULT_TIMEOUTS.requestTimeoutMs / 1000,
   'max-connections': 0, // no cap: see docs/configuration.md "Fair accept" before setting it
+  'max-requests': 0, // recycling is off until asked for (gunicorn's and uWSGI's defaults too)
+  'max-requests-jitter': 0,
+  'max-memory': 0,
+  'max-lifetime': 0,
+  'recycle-surge': 1, // one slot at a time: capacity never drops, and never all at once
 });
 
 /** `workers: auto`: one per CPU the process may use. */

@@ -55,6 +55,11 @@ export interface ConfigInput {
   nodeArgs?: string;
   requestTimeout?: number | string;
   maxConnections?: number | string;
+  maxRequests?: number | string;
+  maxRequestsJitter?: number | string;
+  maxMemory?: number | string;
+  maxLifetime?: number | string;
+  recycleSurge?: number | string;
 }
 
 interface Layer {
@@ -291,6 +296,13 @@ function build(winner: Map<OptionName, Layer>, workerEnv: Record<string, string>
       requestTimeoutMs: ms(value('request-timeout')),
     }),
     maxConnections: value('max-connections'),
+    recycle: Object.freeze({
+      maxRequests: value('max-requests'),
+      maxRequestsJitter: value('max-requests-jitter'),
+      maxMemoryBytes: Math.round(value('max-memory') * 1024 * 1024),
+      maxLifetimeMs: ms(value('max-lifetime')),
+      surge: value('recycle-surge'),
+    }),
     logLevel: value('log-level'),
     logFormat: value('log-format') as LogFormat,
     user: value('user'),

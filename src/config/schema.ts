@@ -50,6 +50,12 @@ export const FileSchema = z.strictObject({
   'node-args': z.string().nullable(),
   'request-timeout': z.number().min(0).max(86400),
   'max-connections': z.int().min(0).max(1_000_000),
+  // Recycling (master/recycle.ts): 0 turns each limit off.
+  'max-requests': z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  'max-requests-jitter': z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+  'max-memory': z.number().min(0).max(1024 * 1024),
+  'max-lifetime': z.number().min(0).max(366 * 86400),
+  'recycle-surge': z.int().min(1).max(MAX_WORKERS),
 });
 
 export type FileConfig = z.infer<typeof FileSchema>;
@@ -115,6 +121,11 @@ export const OPTIONS: readonly OptionSpec[] = Object.freeze([
   spec('node-args', 'string', 'node flags for the workers, space-separated, e.g. "--max-old-space-size=512"'),
   spec('request-timeout', 'number', 'seconds from 0 (no limit) to 86400, e.g. 30'),
   spec('max-connections', 'int', 'an integer from 0 (no cap) to 1000000: requests one worker handles at once'),
+  spec('max-requests', 'int', 'an integer from 0 (off): requests a worker serves before it is recycled, e.g. 10000'),
+  spec('max-requests-jitter', 'int', 'an integer from 0: up to this many requests added to max-requests, drawn per worker, e.g. 1000'),
+  spec('max-memory', 'number', 'mebibytes of resident memory from 0 (off) to 1048576, e.g. 512'),
+  spec('max-lifetime', 'number', 'seconds from 0 (off) to 31622400, e.g. 86400'),
+  spec('recycle-surge', 'int', `an integer from 1 to ${MAX_WORKERS}: slots recycled at once`),
 ]);
 
 export const OPTION_BY_NAME: ReadonlyMap<string, OptionSpec> = new Map(OPTIONS.map((o) => [o.name, o]));

@@ -21,6 +21,7 @@ import { sampleUsage, seconds, withUsage, workerRows, type Usage, type UsageSamp
 import type { ReloadResult, ScaleResult, StatsSnapshot } from '../stats-contract.js';
 import type { RequestCounts } from '../worker/messages.js';
 import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
+import { OVER_LIMIT_SAMPLE_MS, overMemoryLimit } from './recycle.js';
 import { addCounts, emptyCounts, formatMetrics, WORKER_STATES, type MetricsInput } from './metrics-text.js';
 
 export type MasterLog = TableLog;
@@ -40,6 +41,8 @@ export interface MasterOptions {
    * memory every --stats-interval, and metrics() serves that sample; without it (unit tests) nothing is sampled.
    */
   readListenQueue?: ListenQueueReader;
+  /** [0, 1): draws each worker's --max-requests-jitter (default Math.random). */
+  random?: () => number;
 }
 
 /** What an observer of the master's lifecycle sees after each step(): plain values, never the live objects. */
@@ -101,7 +104,7 @@ export class Master {
   /** Per slot id: CPU seconds of its processes that have exited. */
   private readonly retiredCpu = new Map<number, number>();
   private readonly restartsBy: MetricsInput['restarts'] = { crash: 0, 'worker-timeout': 0 };
-  /** Filled when recycling lands (master-protect): count each planned 'recycled' exit under the limit that caused it. */
+  /** Each planned 'recycled' exit under the limit that caused it (metrics recycles_total{limit}, totals.recycles). */
   private readonly recyclesBy: MetricsInput['recycles'] = { 'max-requests': 0, 'max-memory': 0, 'max-lifetime': 0 };
   private readonly startedAtEpochMs = Date.now();
 
@@ -117,6 +120,7 @@ export class Master {
       log: options.log,
       notify: (event) => this.enqueue(event),
       listenHandle: () => options.listener.handle?.() ?? null,
+      ...(options.random ? { random: options.random } : {}),
     });
     this.log = options.log;
     this.sample = options.sampleUsage ?? sampleUsage;
@@ -132,7 +136,7 @@ export class Master {
     if (this.life.phase === 'idle') {
       this.life.phase = 'starting';
       this.schedule(this.clock.now());
-      this.sampleEvery(this.config.statsIntervalMs);
+      this.sampleEvery();
     }
     return this.life.ready.promise;
   }
@@ -258,15 +262,21 @@ export class Master {
     const [queue, usage] = await Promise.all([read === null ? null : read(), this.sample(pids).catch(() => new Map<number, Usage>())]);
     this.lastQueue = queue;
     this.lastUsage = usage;
+    // Recycling reads memory from this sample (pool.ts): decide again now, not at the next event.
+    for (const h of this.table.workers.values()) h.memory = usage.get(h.pid)?.memory ?? h.memory;
+    if (this.config.recycle.maxMemoryBytes > 0) this.schedule(this.clock.now());
   }
 
   /**
    * The periodic sample (a timer of its own, unref'd: it must never keep the master alive nor wait on the loop).
    * A sample that takes longer than the interval delays the next one instead of piling up.
    */
-  private sampleEvery(intervalMs: number): void {
+  private sampleEvery(): void {
     const again = (): void => {
       if (this.life.phase === 'stopped') return;
+      // Faster while a worker is over --max-memory: one growing fast is caught before twice the limit.
+      const over = overMemoryLimit([...this.lastUsage.values()].map((u) => u.memory), this.config.recycle);
+      const intervalMs = over ? Math.min(OVER_LIMIT_SAMPLE_MS, this.config.statsIntervalMs) : this.config.statsIntervalMs;
       this.sampleTimer = setTimeout(() => void this.sampleNow().finally(again), intervalMs);
       this.sampleTimer.unref();
     };
@@ -382,6 +392,12 @@ export class Master {
     h.transition('exited', now);
     const how = e.code !== null ? `with code ${e.code}` : `on ${e.signal ?? 'an unknown signal'}`;
     slot.lastExit = { code: e.code, signal: e.signal, reason: decision.kind === 'planned' ? decision.reason : h.killedFor === 'worker-timeout' ? 'worker-timeout' : 'crash' };
+    if (slot.lastExit.reason === 'recycled') {
+      const limit = h.recycling ?? 'max-memory'; // unmarked only when killed at twice max-memory
+      slot.lastExit.limit = limit;
+      slot.recycles++;
+      this.recyclesBy[limit]++;
+    }
     // The worker logged the app's error with its stack already; the master keeps it for the halt/reload error.
     if (h.loadError) this.log.debug(`${h.label} could not load ${this.config.app}: ${h.loadError.message}`);
     this.applyExit(h, slot, decision, how);
@@ -390,7 +406,7 @@ export class Master {
   private applyExit(h: WorkerHandle, slot: SlotRecord, decision: ExitDecision, how: string): void {
     switch (decision.kind) {
       case 'planned':
-        this.log.info(`${h.label} exited ${how} (${decision.reason})`);
+        this.log.info(`${h.label} exited ${how} (${decision.reason}${slot.lastExit?.limit ? `: ${slot.lastExit.limit}` : ''})`);
         break;
       case 'crash':
         slot.restarts++;
@@ -444,11 +460,13 @@ export class Master {
         bootTimeoutMs: this.config.bootTimeoutMs,
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
         forceStop: this.life.forceStop,
+        recycle: this.config.recycle,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
       this.reportCrashLoops();
-      if (!actions.some((a) => a.type === 'spawn' || a.type === 'drain' || a.type === 'kill')) return;
+      // Also after a change of phase or generation: what the pool decides in 'running' (recycling's next wake-up) differs.
+      if (!actions.some((a) => a.type === 'spawn' || a.type === 'drain' || a.type === 'kill' || a.type === 'recycle' || a.type === 'all-ready' || a.type === 'reload-complete')) return;
     }
   }
 
@@ -460,6 +478,8 @@ export class Master {
         return this.table.drain(action.pid, action.reason);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
+      case 'recycle':
+        return this.table.markRecycle(action.pid, action.limit);
       case 'forget':
         return this.table.forget(action.id);
       case 'all-ready':

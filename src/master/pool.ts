@@ -6,6 +6,8 @@
 import { EXIT_APP_LOAD_FAILED, EXIT_LISTEN_FAILED } from '../worker/exit-codes.js';
 import type { KillCause, WorkerState } from './worker-handle.js';
 import type { ExitReason } from '../stats-contract.js';
+import type { RecyclePolicy } from '../config/config.js';
+import { overKillLine, pickRecycles, type RecycleCandidate, type RecycleLimit } from './recycle.js';
 
 export type Phase = 'starting' | 'running' | 'stopping';
 
@@ -18,6 +20,13 @@ export interface PoolWorker {
   readonly killedFor: KillCause | null;
   /** Its watchdog reported the event loop blocked past --worker-timeout (absent: never). */
   readonly blockedSince?: number | null;
+  // What recycling reads (recycle.ts); absent in tests that do not recycle.
+  readonly startedAt?: number;
+  readonly requests?: number;
+  readonly requestLimit?: number | null;
+  readonly memory?: number | null;
+  /** Marked for recycling: it serves on until its slot's replacement is ready, then drains ('recycled'). */
+  readonly recycling?: RecycleLimit | null;
 }
 
 export interface ReloadProgress {
@@ -43,6 +52,8 @@ export interface PoolView {
   readonly gracefulTimeoutMs: number;
   /** A second stop request came: kill what is left instead of waiting for in-flight requests. */
   readonly forceStop: boolean;
+  /** --max-requests/-memory/-lifetime and --recycle-surge (absent or all 0: no recycling). */
+  readonly recycle?: RecyclePolicy;
 }
 
 export interface PoolSlot {
@@ -68,6 +79,8 @@ export type PoolAction =
   | { type: 'spawn'; id: number; generation: number }
   | { type: 'drain'; pid: number; reason: ExitReason }
   | { type: 'kill'; pid: number; cause: KillCause }
+  /** Mark a serving worker for recycling: its slot gets a replacement, and it drains once that one is ready. */
+  | { type: 'recycle'; pid: number; limit: RecycleLimit }
   /** A slot above the target with no process left: drop its record (stats must not list it). */
   | { type: 'forget'; id: number }
   | { type: 'all-ready' }
@@ -98,6 +111,12 @@ export function decide(v: PoolView): Decision {
     // The worker's own watchdog thread measured the block (the master's view of a blocked worker is only silence).
     if (w.blockedSince != null && (w.state === 'ready' || w.state === 'draining')) {
       actions.push({ type: 'kill', pid: w.pid, cause: 'worker-timeout' });
+      killed.add(w.pid);
+      continue;
+    }
+    // Twice --max-memory: no waiting for a replacement (the OOM killer would not wait either).
+    if (v.recycle && overKillLine({ memory: w.memory ?? null }, v.recycle) && (w.state === 'ready' || w.state === 'draining')) {
+      actions.push({ type: 'kill', pid: w.pid, cause: 'max-memory' });
       killed.add(w.pid);
       continue;
     }
@@ -142,18 +161,39 @@ export function decide(v: PoolView): Decision {
     actions.push({ type: 'drain', pid: victim.pid, reason: 'stopped' });
   }
 
+  // Recycling: a marked worker no longer counts for its slot (so the slot gets a replacement below) and drains once
+  // that replacement is ready. Never while starting, reloading (the reload replaces every worker anyway) or stopping.
+  const marked = new Set<number>();
+  for (const w of v.workers) if (w.recycling != null && !dying(w)) marked.add(w.pid);
+  if (v.phase === 'running' && !v.reload && v.recycle) {
+    const recyclingSlots = new Set(v.workers.filter((w) => marked.has(w.pid)).map((w) => w.id)).size;
+    const serving = live.filter(
+      (w) => w.state === 'ready' && w.id <= v.target && !dying(w) && !marked.has(w.pid) && !live.some((o) => o !== w && o.id === w.id),
+    );
+    const { picks, wakeAt: lifetimeEnds } = pickRecycles(serving.map(recycleCandidate), recyclingSlots, v.recycle, v.now);
+    for (const p of picks) {
+      actions.push({ type: 'recycle', pid: p.pid, limit: p.limit });
+      marked.add(p.pid);
+    }
+    if (lifetimeEnds !== null) wake(lifetimeEnds);
+  }
+
   const generation = v.reload ? v.reload.generation : v.generation;
   const needs: number[] = [];
   let allReady = true;
   for (let id = 1; id <= v.target; id++) {
     const inSlot = live.filter((w) => w.id === id);
-    const current = v.reload ? inSlot.filter((w) => w.generation === generation) : inSlot;
+    const current = v.reload ? inSlot.filter((w) => w.generation === generation) : inSlot.filter((w) => !marked.has(w.pid));
     if (current.length === 0) needs.push(id);
     const ready = current.some((w) => w.state === 'ready');
     if (!ready) allReady = false;
     // Rolling reload: the slot's old worker drains only once its replacement is ready.
     if (v.reload && ready) {
       for (const old of inSlot) if (old.generation !== generation) actions.push({ type: 'drain', pid: old.pid, reason: 'reload' });
+    }
+    // Recycling: likewise, the marked worker drains once its replacement is ready.
+    if (!v.reload && ready) {
+      for (const old of inSlot) if (marked.has(old.pid)) actions.push({ type: 'drain', pid: old.pid, reason: 'recycled' });
     }
   }
 
@@ -204,6 +244,18 @@ export function decide(v: PoolView): Decision {
   return { actions, wakeAt };
 }
 
+function recycleCandidate(w: PoolWorker): RecycleCandidate {
+  return {
+    id: w.id,
+    pid: w.pid,
+    startedAt: w.startedAt ?? w.since,
+    requests: w.requests ?? 0,
+    requestLimit: w.requestLimit ?? null,
+    memory: w.memory ?? null,
+    recycling: w.recycling ?? null,
+  };
+}
+
 export interface BackoffPolicy {
   minMs: number;
   maxMs: number;
@@ -246,6 +298,8 @@ export type ExitDecision =
 export function classifyExit(e: ExitInput): ExitDecision {
   const w = e.worker;
   if (w.state === 'draining') return { kind: 'planned', reason: w.drainReason ?? 'stopped' };
+  // Killed at twice --max-memory: a recycle that could not wait for its replacement, not a crash.
+  if (w.killedFor === 'max-memory') return { kind: 'planned', reason: 'recycled' };
   if (e.phase === 'stopping') return { kind: 'planned', reason: 'stopped' };
   const cause: FailureCause =
     w.killedFor === 'boot-timeout'

@@ -61,6 +61,7 @@ export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<n
       inflight: h.inflight,
       timeouts: h.timeouts,
       restarts: slot?.restarts ?? h.restarts,
+      recycles: slot?.recycles ?? 0,
       recentRestarts: slot ? recentCrashes(slot, now) : 0,
       lastExit: slot?.lastExit ?? null,
       cpu: null,
@@ -69,7 +70,7 @@ export function workerRows(handles: Iterable<WorkerHandle>, slots: ReadonlyMap<n
   }
   for (const [id, slot] of slots) {
     if (slot.backoffUntil === null || slot.backoffUntil <= now || rows.some((r) => r.id === id)) continue;
-    rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: slot.restarts, recentRestarts: recentCrashes(slot, now), lastExit: slot.lastExit, cpu: null, memory: null });
+    rows.push({ id, pid: null, state: 'backoff', generation: slot.generation, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: slot.restarts, recycles: slot.recycles, recentRestarts: recentCrashes(slot, now), lastExit: slot.lastExit, cpu: null, memory: null });
   }
   return rows.sort((a, b) => a.id - b.id || a.generation - b.generation);
 }

@@ -1,7 +1,7 @@
 // The master's view of one worker process: its slot, generation, state machine and counters (Puma's WorkerHandle,
 // Node's cluster Worker). Not the process itself (spawn-worker.ts) and not the decisions about it (pool.ts).
 //
-//   starting ──ready──▶ ready ──drain──▶ draining ──▶ exited
+//   starting ──ready──▶ ready ──drain──▶ draining ──▶ exited        (drain: stop, reload, scale-down, recycle)
 //      │  └──────────── drain (stop, aborted canary, scale-down while the app loads) ──▶ draining
 //      └──────────────────────────────────────────────▶ exited (load failure, crash, boot timeout)
 //                         ready ─────────────────────▶ exited (crash)
@@ -10,6 +10,7 @@ import { InternalError } from '../errors.js';
 import type { ExitReason } from '../stats-contract.js';
 import type { RequestCounts, SerializedError } from '../worker/messages.js';
 import type { WorkerProcess } from './spawn-worker.js';
+import type { RecycleLimit } from './recycle.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'exited';
 
@@ -24,10 +25,12 @@ export interface LastExit {
   code: number | null;
   signal: string | null;
   reason: ExitReason;
+  /** For reason 'recycled': the limit that recycled it. */
+  limit?: RecycleLimit;
 }
 
 /** Why the master sent SIGKILL, so the exit that follows is told apart from a crash. */
-export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now' | 'worker-timeout';
+export type KillCause = 'boot-timeout' | 'drain-timeout' | 'stop-now' | 'worker-timeout' | 'max-memory';
 
 export class WorkerHandle {
   readonly id: number;
@@ -51,6 +54,12 @@ export class WorkerHandle {
   killedFor: KillCause | null = null;
   /** When its watchdog thread reported the event loop blocked (worker/watchdog-thread.ts); pool.ts kills it. */
   blockedSince: number | null = null;
+  /** Its max-requests with the jitter drawn at spawn (recycle.ts requestLimitFor); null: no limit. */
+  requestLimit: number | null = null;
+  /** Resident set size in bytes at the master's last sample (null until sampled). */
+  memory: number | null = null;
+  /** Marked for recycling by pool.ts (the limit it reached): it serves until its replacement is ready. */
+  recycling: RecycleLimit | null = null;
   /** The app's error, from a `load-failed` message sent just before exit code 3. */
   loadError: SerializedError | null = null;
 

@@ -10,10 +10,13 @@ import type { ExitReason } from '../stats-contract.js';
 import { WorkerHandle, type KillCause, type LastExit } from './worker-handle.js';
 import type { CrashHistory } from './crash-log.js';
 import { RESPAWNS_PER_WINDOW } from './pool.js';
+import { requestLimitFor, type RecycleLimit } from './recycle.js';
 
 /** What the master remembers per slot across its workers. */
 export interface SlotRecord extends CrashHistory {
   restarts: number;
+  /** Planned replacements by a recycling limit (not in restarts, which counts unplanned exits). */
+  recycles: number;
   /** Consecutive boot failures: exits before ready (drives the backoff; a worker that was ready resets it). */
   failures: number;
   backoffUntil: number | null;
@@ -43,6 +46,8 @@ export interface WorkerTableOptions {
   notify(event: ProcessEvent): void;
   /** The listening socket's handle, sent to a worker that asks for a copy (max-connections); null: none to send. */
   listenHandle?(): object | null;
+  /** [0, 1): draws each worker's max-requests jitter (default Math.random; tests pass their own). */
+  random?: () => number;
 }
 
 export class WorkerTable {
@@ -70,7 +75,7 @@ export class WorkerTable {
   slotOf(id: number, generation: number): SlotRecord {
     let slot = this.slots.get(id);
     if (!slot) {
-      slot = { restarts: 0, failures: 0, backoffUntil: null, spawnedAt: [], lastExit: null, generation, crashedAt: [], crashLoggedAt: null, crashesUnlogged: 0 };
+      slot = { restarts: 0, recycles: 0, failures: 0, backoffUntil: null, spawnedAt: [], lastExit: null, generation, crashedAt: [], crashLoggedAt: null, crashesUnlogged: 0 };
       this.slots.set(id, slot);
     }
     return slot;
@@ -92,6 +97,7 @@ export class WorkerTable {
     const slot = this.slotOf(id, generation);
     slot.backoffUntil = null;
     slot.generation = generation;
+    const requestLimit = requestLimitFor(config.recycle, this.o.random ?? Math.random);
     let child;
     try {
       child = this.o.spawnWorker(
@@ -108,6 +114,7 @@ export class WorkerTable {
           backlog: config.backlog,
           maxConnections: config.maxConnections,
           workerTimeoutMs: config.workerTimeoutMs,
+          ...(requestLimit === null ? {} : { maxRequests: requestLimit }),
         },
         this.o.listenFd,
       );
@@ -120,6 +127,7 @@ export class WorkerTable {
     }
     slot.spawnedAt = [...slot.spawnedAt, clock.now()].slice(-RESPAWNS_PER_WINDOW);
     const h = new WorkerHandle({ id, generation, process: child, now: clock.now(), restarts: slot.restarts });
+    h.requestLimit = requestLimit;
     this.workers.set(h.pid, h);
     child.onMessage((message) => this.o.notify({ type: 'worker-message', pid: h.pid, message }));
     child.onExit((code, signal) => this.o.notify({ type: 'worker-exit', pid: h.pid, code, signal }));
@@ -136,6 +144,21 @@ export class WorkerTable {
     if (!wasReady || !h.process.send({ type: 'drain' })) h.process.kill('SIGTERM');
   }
 
+  /** pool.ts picked it for recycling: it serves on; its slot gets a replacement, then it drains. */
+  markRecycle(pid: number, limit: RecycleLimit): void {
+    const h = this.workers.get(pid);
+    if (!h || h.recycling !== null) return;
+    h.recycling = limit;
+    const { recycle } = this.o.config;
+    const why =
+      limit === 'max-requests'
+        ? `${h.requests} requests, limit ${h.requestLimit ?? recycle.maxRequests}`
+        : limit === 'max-memory'
+          ? `${mib(h.memory ?? 0)} MiB resident, limit ${mib(recycle.maxMemoryBytes)} MiB`
+          : `up ${Math.round((this.o.clock.now() - h.startedAt) / 1000)}s, limit ${recycle.maxLifetimeMs / 1000}s`;
+    this.o.log.info(`${h.label} reached ${limit} (${why}); recycling: its replacement starts, then it drains`);
+  }
+
   kill(pid: number, cause: KillCause): void {
     const h = this.workers.get(pid);
     if (!h) return;
@@ -143,6 +166,10 @@ export class WorkerTable {
     const waited = Math.round((this.o.clock.now() - h.since) / 100) / 10;
     if (cause === 'boot-timeout') this.o.log.warn(`${h.label} not ready after ${waited}s (boot timeout), killing`);
     else if (cause === 'drain-timeout') this.o.log.warn(`${h.label} still draining after ${waited}s (graceful timeout), killing`);
+    else if (cause === 'max-memory') {
+      const limit = this.o.config.recycle.maxMemoryBytes;
+      this.o.log.warn(`${h.label} uses ${mib(h.memory ?? 0)} MiB resident, over twice max-memory (${mib(limit)} MiB): killing it now (in-flight requests: ${h.inflight})`);
+    }
     h.process.kill('SIGKILL');
   }
 
@@ -168,6 +195,9 @@ export class WorkerTable {
         h.inflight = message.inflight;
         h.timeouts = message.timeouts ?? 0; // a worker of an older build does not send it
         if (message.counts) h.counts = message.counts;
+        return null;
+      case 'limit-reached':
+        h.requests = Math.max(h.requests, message.requests);
         return null;
       case 'listener-wanted': {
         // max-connections: the worker closed its listening descriptor at its cap and wants a fresh one. Never to a
@@ -196,4 +226,8 @@ export class WorkerTable {
       }
     }
   }
+}
+
+function mib(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
 }

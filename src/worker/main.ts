@@ -133,6 +133,13 @@ class WorkerProcess {
       ...(this.watchdog !== null && (options.workerTimeoutMs ?? 0) > 0 ? { tracker: this.watchdog.board } : {}),
     });
     this.connections = connections;
+    if ((options.maxRequests ?? 0) > 0) {
+      connections.requestLimit = options.maxRequests!;
+      connections.onRequestLimit = () => {
+        this.log.info(`served ${connections.requests} requests (max-requests): the master recycles this worker`);
+        this.send({ type: 'limit-reached', limit: 'max-requests', requests: connections.requests });
+      };
+    }
     // allowHalfOpen: our FIN goes out only after the response (serve.ts decides when). No noDelay here: a response
     // written in one go (head + body, then FIN) leaves at once anyway, so the adapters turn Nagle off only for a
     // response streamed in several writes (one setsockopt saved per request on the common path).

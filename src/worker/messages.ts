@@ -42,6 +42,11 @@ export interface WorkerOptions {
   maxConnections?: number;
   /** The watchdog (watchdog.ts): a loop blocked this long is reported and the worker killed; 0 or absent: off. */
   workerTimeoutMs?: number;
+  /**
+   * --max-requests with this worker's jitter already drawn (0 or absent: none): when that many requests are over,
+   * the worker sends `limit-reached` once and serves on until the master drains it (its replacement is ready).
+   */
+  maxRequests?: number;
 }
 
 /**
@@ -81,6 +86,8 @@ export type WorkerToMaster =
   | { type: 'load-failed'; error: SerializedError }
   /** Cumulative counters, sent every statsIntervalMs when they changed, and once when draining ends. */
   | { type: 'stats'; requests: number; inflight: number; timeouts: number; counts?: RequestCounts }
+  /** Its maxRequests-th request is over (sent once): the master starts its replacement (master/recycle.ts). */
+  | { type: 'limit-reached'; limit: 'max-requests'; requests: number }
   /** At its max-connections cap the worker closed its listening descriptor; now below it, it wants a copy. */
   | { type: 'listener-wanted' }
   /** Acknowledges a drain: the worker no longer accepts. */
@@ -101,5 +108,5 @@ export interface BlockedRequest {
 export function isWorkerToMaster(value: unknown): value is WorkerToMaster {
   if (typeof value !== 'object' || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining' || type === 'listener-wanted' || type === 'blocked';
+  return type === 'ready' || type === 'load-failed' || type === 'stats' || type === 'draining' || type === 'listener-wanted' || type === 'blocked' || type === 'limit-reached';
 }

@@ -86,6 +86,11 @@ export function startOptions(y: Argv): Argv {
       })
       .option('request-timeout', { type: 'number', describe: 'Seconds a request may take, handler start to response end; then 504 or a reset (default 30; 0: none)' })
       .option('max-connections', { type: 'number', describe: 'Requests one worker handles at once before it stops accepting (default 0: no cap; 1 for CPU-bound apps)' })
+      .option('max-requests', { type: 'number', describe: 'Requests a worker serves before it is replaced (default 0: never)' })
+      .option('max-requests-jitter', { type: 'number', describe: 'Up to this many requests added to max-requests, drawn per worker (default 0)' })
+      .option('max-memory', { type: 'number', describe: 'MiB of resident memory above which a worker is replaced; killed at twice it (default 0: no limit)' })
+      .option('max-lifetime', { type: 'number', describe: 'Seconds a worker lives before it is replaced (default 0: no limit)' })
+      .option('recycle-surge', { type: 'number', describe: 'Slots recycled at once; each replacement is ready before its old worker drains (default 1)' })
       .option('pid-file', { type: 'string', describe: 'Write the master\'s pid here once bound; removed at exit (init systems other than systemd)' })
   );
 }
@@ -256,6 +261,7 @@ export function pickInput(argv: ArgumentsCamelCase<StartArgs>): ConfigInput {
     'app', 'config', 'workers', 'listen', 'socketMode', 'socketGroup', 'backlog', 'gracefulTimeout', 'bootTimeout', 'workerTimeout',
     'reloadSurge', 'name', 'control', 'controlGroup', 'logLevel', 'logFormat', 'maxHeaderBytes', 'maxBodyBytes', 'headerTimeout',
     'bodyTimeout', 'sendTimeout', 'strict', 'user', 'group', 'chdir', 'env', 'nodeArgs', 'statsInterval', 'metricsListen', 'requestTimeout', 'maxConnections',
+    'maxRequests', 'maxRequestsJitter', 'maxMemory', 'maxLifetime', 'recycleSurge',
   ];
   const input: Record<string, unknown> = {};
   for (const key of keys) if (argv[key] !== undefined) input[key] = argv[key];

@@ -24,7 +24,7 @@ export function formatUptime(seconds: number): string {
 
 function formatLastExit(e: WorkerStats['lastExit']): string {
   if (!e) return '-';
-  return `${e.reason} (${e.signal ?? `code ${e.code ?? '?'}`})`;
+  return `${e.reason}${e.limit ? ` ${e.limit}` : ''} (${e.signal ?? `code ${e.code ?? '?'}`})`;
 }
 
 const NO_BORDERS = {
@@ -43,10 +43,10 @@ export function formatStatsTable(snapshot: StatsSnapshot): string {
   const head = `master pid ${m.pid}, version ${m.version}, listen ${m.listen}, generation ${m.generation}, ` +
     `up ${formatUptime(m.uptime)}, ${m.workers} workers, ${formatListenQueue(m.listenQueue)}\n`;
   const table = new Table({
-    head: ['ID', 'PID', 'STATE', 'GEN', 'UPTIME', 'REQUESTS', 'INFLIGHT', 'RESTARTS', 'IN 60S', 'CPU%', 'MEM MiB', 'LAST EXIT'],
+    head: ['ID', 'PID', 'STATE', 'GEN', 'UPTIME', 'REQUESTS', 'INFLIGHT', 'RESTARTS', 'IN 60S', 'RECYCLES', 'CPU%', 'MEM MiB', 'LAST EXIT'],
     chars: NO_BORDERS,
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
-    colAligns: ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+    colAligns: ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
   });
   for (const w of snapshot.workers) {
     table.push([
@@ -59,6 +59,7 @@ export function formatStatsTable(snapshot: StatsSnapshot): string {
       w.inflight,
       w.restarts,
       w.recentRestarts ?? '-', // a master of an older build does not send it
+      w.recycles ?? '-',
       w.cpu === null ? '-' : w.cpu.toFixed(1),
       w.memory === null ? '-' : (w.memory / 1048576).toFixed(1),
       formatLastExit(w.lastExit),

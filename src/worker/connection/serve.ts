@@ -53,6 +53,9 @@ export class ConnectionSet implements ConnectionOwner {
   private readonly bounds: readonly number[];
   readonly warnings: WarnLimiter;
   missingScgiWarned = false;
+  /** --max-requests for this worker (Infinity: none): `onRequestLimit` runs once when that many requests are over. */
+  requestLimit = Infinity;
+  onRequestLimit: (() => void) | null = null;
   /** Called each time the last open connection closes (main.ts waits for it while draining). */
   onEmpty: (() => void) | null = null;
   private readonly sweepTimer: NodeJS.Timeout;
@@ -139,7 +142,8 @@ export class ConnectionSet implements ConnectionOwner {
 
   ended(): void {
     this.inflight--;
-    this.requests++;
+    // One comparison per request; the worker serves on after it (the master drains it once a replacement is ready).
+    if (++this.requests === this.requestLimit) this.onRequestLimit?.();
     if (this.paused) this.reopenIfRoom();
   }
 

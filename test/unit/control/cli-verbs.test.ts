@@ -26,20 +26,20 @@ test('the stats table: a master line, a header, one aligned row per worker, no b
   const snapshot: StatsSnapshot = {
     master: { pid: 812, version: '0.1.0', listen: '127.0.0.1:4000', generation: 3, uptime: 100, workers: 2, listenQueue: { depth: 3, limit: 511 }, config: {}, totals: { requests: 0, timeouts: 0, recycles: 0, restarts: 0 } },
     workers: [
-      { id: 0, pid: 815, state: 'ready', generation: 3, uptime: 61, requests: 123456, inflight: 2, timeouts: 0, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 12.345, memory: 52428800 },
-      { id: 1, pid: null, state: 'backoff', generation: 3, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: 4, recentRestarts: 3, lastExit: { code: null, signal: 'SIGKILL', reason: 'crash' }, cpu: null, memory: null },
-      { id: 2, pid: 820, state: 'draining', generation: 2, uptime: 9, requests: 7, inflight: 1, timeouts: 0, restarts: 1, recentRestarts: 1, lastExit: { code: 1, signal: null, reason: 'crash' }, cpu: 0, memory: 1048576 },
+      { id: 0, pid: 815, state: 'ready', generation: 3, uptime: 61, requests: 123456, inflight: 2, timeouts: 0, restarts: 0, recycles: 0, recentRestarts: 0, lastExit: null, cpu: 12.345, memory: 52428800 },
+      { id: 1, pid: null, state: 'backoff', generation: 3, uptime: 0, requests: 0, inflight: 0, timeouts: 0, restarts: 4, recycles: 0, recentRestarts: 3, lastExit: { code: null, signal: 'SIGKILL', reason: 'crash' }, cpu: null, memory: null },
+      { id: 2, pid: 820, state: 'draining', generation: 2, uptime: 9, requests: 7, inflight: 1, timeouts: 0, restarts: 1, recycles: 2, recentRestarts: 1, lastExit: { code: 0, signal: null, reason: 'recycled', limit: 'max-memory' }, cpu: 0, memory: 1048576 },
     ],
   };
   const lines = formatStatsTable(snapshot).trimEnd().split('\n');
   assert.equal(lines.length, 5);
   assert.match(lines[0]!, /^master pid 812, version 0\.1\.0, listen 127\.0\.0\.1:4000, generation 3, up 1m40s, 2 workers, listen queue 3\/511$/);
-  assert.match(lines[1]!, /ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+IN 60S\s+CPU%\s+MEM MiB\s+LAST EXIT/);
+  assert.match(lines[1]!, /ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+IN 60S\s+RECYCLES\s+CPU%\s+MEM MiB\s+LAST EXIT/);
   assert.doesNotMatch(lines.join('\n'), /[│─┌┐└┘]/);
   const cells = lines.slice(2).map((l) => l.trim().split(/\s{2,}/));
-  assert.deepEqual(cells[0], ['0', '815', 'ready', '3', '1m01s', '123456', '2', '0', '0', '12.3', '50.0', '-']);
-  assert.deepEqual(cells[1], ['1', '-', 'backoff', '3', '0s', '0', '0', '4', '3', '-', '-', 'crash (SIGKILL)']);
-  assert.deepEqual(cells[2], ['2', '820', 'draining', '2', '9s', '7', '1', '1', '1', '0.0', '1.0', 'crash (code 1)']);
+  assert.deepEqual(cells[0], ['0', '815', 'ready', '3', '1m01s', '123456', '2', '0', '0', '0', '12.3', '50.0', '-']);
+  assert.deepEqual(cells[1], ['1', '-', 'backoff', '3', '0s', '0', '0', '4', '3', '0', '-', '-', 'crash (SIGKILL)']);
+  assert.deepEqual(cells[2], ['2', '820', 'draining', '2', '9s', '7', '1', '1', '1', '2', '0.0', '1.0', 'recycled max-memory (code 0)']);
   // Aligned: right-aligned numeric columns end at the same offset on every row (REQUESTS here).
   const col = lines[1]!.indexOf('REQUESTS') + 'REQUESTS'.length;
   for (const line of lines.slice(2)) assert.match(line.slice(0, col), /\d$/, `REQUESTS column ends at ${col}: ${line}`);

@@ -18,7 +18,7 @@ export const log = createLogger({ name: 'control-test', level: 'silent' });
 export const SNAPSHOT: StatsSnapshot = {
   master: { pid: 1, version: '0.0.0', listen: '127.0.0.1:4000', generation: 1, uptime: 1, workers: 1, listenQueue: null, config: {}, totals: { requests: 0, timeouts: 0, recycles: 0, restarts: 0 } },
   workers: [
-    { id: 0, pid: 2, state: 'ready', generation: 1, uptime: 1, requests: 5, inflight: 0, timeouts: 0, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 0, memory: 1 },
+    { id: 0, pid: 2, state: 'ready', generation: 1, uptime: 1, requests: 5, inflight: 0, timeouts: 0, restarts: 0, recycles: 0, recentRestarts: 0, lastExit: null, cpu: 0, memory: 1 },
   ],
 };
 

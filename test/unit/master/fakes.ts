@@ -161,6 +161,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     limits: { ...DEFAULT_LIMITS },
     timeouts: { ...DEFAULT_TIMEOUTS },
     maxConnections: 0,
+    recycle: { maxRequests: 0, maxRequestsJitter: 0, maxMemoryBytes: 0, maxLifetimeMs: 0, surge: 1 },
     logLevel: 'info',
     logFormat: 'text',
     user: null,

@@ -320,7 +320,7 @@ test('stats: counters from the workers, cpu/memory sampled, the master line', as
   assert.equal(s.master.config.app, '/srv/app.js', 'the config in effect');
   assert.equal(s.master.config.workers, 2);
   assert.deepEqual(s.workers[0], {
-    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, recentRestarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
+    id: 1, pid: 100, state: 'ready', generation: 1, uptime: 2.5, requests: 7, inflight: 1, timeouts: 3, restarts: 0, recycles: 0, recentRestarts: 0, lastExit: null, cpu: 1.5, memory: 1024,
   });
   assert.equal(clock.now() > 0, true);
 });
