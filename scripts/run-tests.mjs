@@ -63,6 +63,7 @@ function ensureFrontEnds() {
 export const SERIAL = [
   'test/frontends/crash-storm.test.js', // restarts within the rate limit's arithmetic; recovery within 30 s
   'test/frontends/max-connections.test.js', // each burst within 1.5 × the ideal makespan
+  'test/frontends/recycle.test.js', // wrk for 8 s must reach max-requests twice; 40 stats samples at 100 ms
   'test/frontends/request-timeout.test.js', // 504 within timeout + 1 s
   'test/frontends/restart.test.js', // kill -9 of every worker under load through three front ends
   'test/integration/orphans.test.js', // port free and workers gone within 2 s of the master's SIGKILL
