@@ -15,7 +15,7 @@ import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { Watchdog } from './watchdog.js';
 import { HandleStream } from './transport/handle-stream.js';
-import { acceptHandles, listenOnCopy } from './transport/stream-bindings.js';
+import { acceptHandles, listenOnCopy } from './transport/accept-handles.js';
 import { socketFromHandle } from './transport/net-socket-events.js';
 import { chooseIoPath, httpInternals, isListeningCopy, netSocketInternals, type ListeningCopy } from '../node-internals.js';
 

@@ -1,4 +1,4 @@
-// The worker's fallback when node's stream bindings are unusable (src/worker/transport/stream-bindings.ts): connections are
+// The worker's fallback when node's stream bindings are unusable (src/worker/transport/accept-handles.ts): connections are
 // net.Sockets again. Forced here with SCGI_SUPERVISE_NET_SOCKETS=1 (workers inherit it), then the response-API
 // differential and the framework suites run once more on that path; the default path's own runs are the files
 // imported below. Also checks which path each worker actually took.

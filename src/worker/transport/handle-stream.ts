@@ -1,14 +1,14 @@
-// One connection served straight on its libuv handle (stream-bindings.ts): reads go to the connection that owns it
+// One connection served straight on its libuv handle (accept-handles.ts): reads go to the connection that owns it
 // (connection.ts) as direct calls, writes go to libuv as they come (libuv keeps them in order and runs the shutdown
 // after them), and callbacks and events ('drain', 'finish', 'error', 'close') follow net.Socket's order and timing.
 // No stream states and no nextTick per step: building and running a net.Socket per request was most of a Node SCGI
 // server's cost (docs/benchmarks.md). Not here: net.Socket's outward surface for apps (handle-socket.ts), what the
-// bytes mean (connection.ts), accepting (stream-bindings.ts, main.ts).
+// bytes mean (connection.ts), accepting (accept-handles.ts, main.ts).
 
 import { EventEmitter } from 'node:events';
 import type { SocketOwner } from './connection-socket.js';
 import { UV_EOF, type ShutdownRequest, type StreamBindings, type StreamHandle, type WriteRequest } from '../../node-internals.js';
-import { errnoError, isNotConnected } from './stream-bindings.js';
+import { errnoError, isNotConnected } from './accept-handles.js';
 
 type Callback = (err?: Error | null) => void;
 type Chunk = string | Uint8Array;

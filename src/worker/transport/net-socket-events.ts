@@ -1,4 +1,4 @@
-// The fallback path (stream-bindings.ts could not be used): an accepted net.Socket's events, wired to the
+// The fallback path (accept-handles.ts could not be used): an accepted net.Socket's events, wired to the
 // connection that owns it. On the default path a HandleStream calls the same SocketOwner methods (connection-socket.ts) directly.
 // Not here: what the connection does with them (connection.ts).
 

@@ -15,7 +15,7 @@ import {
   STREAM_METHODS,
   TCP_METHODS,
 } from '../../../src/node-internals.js';
-import { acceptHandles } from '../../../src/worker/transport/stream-bindings.js';
+import { acceptHandles } from '../../../src/worker/transport/accept-handles.js';
 
 test('OutgoingMessage keeps kOutHeaders and kNeedDrain as own symbols and has _storeHeader/_send', () => {
   const out = new OutgoingMessage();
@@ -84,7 +84,7 @@ test('net.Socket has _write and _writev, and a Writable looks its _writev up per
   assert.equal(typeof proto._writev, 'function');
 });
 
-test("stream-bindings.ts: process.binding('stream_wrap') gives WriteWrap, ShutdownWrap and the shared state the worker serves on", () => {
+test("accept-handles.ts: process.binding('stream_wrap') gives WriteWrap, ShutdownWrap and the shared state the worker serves on", () => {
   const loaded = loadStreamBindings();
   assert.equal(typeof loaded, 'object', `bindings unusable: ${String(loaded)}`);
   const b = loaded as Exclude<typeof loaded, string>;

@@ -1,5 +1,5 @@
 // HandleSocket (src/worker/transport/handle-socket.ts) on real loopback connections: a net.Server whose accepted handles are
-// taken over (stream-bindings.ts acceptHandles), a plain net client on the other end. Checks what node:http and
+// taken over (accept-handles.ts acceptHandles), a plain net client on the other end. Checks what node:http and
 // apps rely on as they would with a net.Socket: reads reach the owner in order, writes and callbacks in order and
 // always asynchronous, cork/uncork as one write, backpressure and 'drain', end → FIN and 'finish', destroy →
 // 'close' (hadError), RST, 'timeout', the peer's address.
@@ -10,7 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { HandleSocket } from '../../../../src/worker/transport/handle-socket.js';
 import type { SocketOwner } from '../../../../src/worker/transport/connection-socket.js';
 import { HandleStream } from '../../../../src/worker/transport/handle-stream.js';
-import { acceptHandles } from '../../../../src/worker/transport/stream-bindings.js';
+import { acceptHandles } from '../../../../src/worker/transport/accept-handles.js';
 import { loadStreamBindings, type StreamHandle } from '../../../../src/node-internals.js';
 
 const loaded = loadStreamBindings();
