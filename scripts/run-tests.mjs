@@ -146,9 +146,10 @@ function runMatrixBeside() {
 }
 
 const first = await runGroup('serial', serial, 1);
-const matrixRun = withMatrix ? runMatrixBeside() : Promise.resolve([]);
+// SCGI_TEST_CONCURRENCY=1: everything one at a time, the matrix after the suite (to tell a concurrency flake apart).
+const matrixRun = withMatrix && CONCURRENCY > 1 ? runMatrixBeside() : null;
 const second = await runGroup('concurrent', rest, CONCURRENCY);
-const matrix = await matrixRun;
+const matrix = await (matrixRun ?? (withMatrix ? runMatrixBeside() : []));
 const groups = [first, second].filter((g) => g !== null);
 rmSync(scratch, { recursive: true, force: true });
 
@@ -157,7 +158,7 @@ const perFile = groups.flatMap((g) => Object.entries(g.ms).map(([f, ms]) => [rel
 perFile.sort((a, b) => b[1] - a[1]);
 for (const [f, ms, group] of perFile.slice(0, 15)) console.log(`# run-tests: ${(ms / 1000).toFixed(1)}s ${f} (${group})`);
 for (const g of groups) console.log(`# run-tests: ${g.name} group ${g.seconds}s`);
-if (matrix.length > 0) console.log(`# run-tests: node matrix beside the concurrent group, ${matrix.reduce((s, r) => s + r.seconds, 0)}s`);
+if (matrix.length > 0) console.log(`# run-tests: node matrix ${CONCURRENCY > 1 ? 'beside' : 'after'} the concurrent group, ${matrix.reduce((s, r) => s + r.seconds, 0)}s`);
 // node:test's closing lines for everything above, last, as CI reads them: the full suite plus every matrix run
 // (a failed pack-and-run step counts as one failed test).
 const total = Object.fromEntries(CLOSING.map((name) => [name, 0]));
