@@ -24,7 +24,7 @@ const REQUIRED = [
   ['/usr/bin/python3', 'python3'], // the NOTIFY_SOCKET receiver and the socket holder in the systemd tests
   ['/usr/bin/cc', 'gcc'], // builds build/sd_notify.node (scripts/build-native.mjs)
   ['/usr/bin/promtool', 'prometheus'], // observe-metrics.test.ts: promtool check metrics/rules/config, a real scrape
-  ['/usr/bin/ss', 'iproute2'], // the Unix socket's listen queue (master/listen-queue.ts); an inherited socket's backlog
+  ['/usr/bin/ss', 'iproute2'], // the Unix socket's listen queue (master/listen-queue.ts); an inherited socket's backlog; `ip netns` (frontends/stop-queue)
 ];
 
 function ensureFrontEnds() {

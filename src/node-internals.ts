@@ -245,6 +245,8 @@ export function netSocketInternals(): NetSocketInternals {
 export interface ServerHandle {
   fd: number;
   getsockname?(out: { address?: string; port?: number; family?: string }): number;
+  /** uv_listen: listen(2) with this backlog, and polling from the loop's next turn (master/listener.ts closeForStop). */
+  listen?(backlog: number): number;
   close(): void;
 }
 

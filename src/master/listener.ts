@@ -28,8 +28,18 @@ export interface Listener {
   readonly fd: number;
   /** `127.0.0.1:4000`, `[::1]:4000`, `unix:/path`, `fd:3` (with the real port when 0 was asked for). */
   readonly address: string;
-  /** Closes the master's fd and removes the socket file if this listener created it. Idempotent. */
+  /** Closes the master's fd and removes the socket file if this listener created it (and unlinkPath did not). Idempotent. */
   close(): void;
+  /**
+   * Removes the socket file this listener created, leaving the socket open: a stop's first step, so new connects
+   * fail at once with ENOENT (nginx tries its next upstream) while the queue empties. No-op for TCP and fd:N.
+   */
+  unlinkPath(): void;
+  /**
+   * close() at the end of a stop's emptying (issue 13). For TCP it first shrinks the socket's accept queue to one
+   * connection, so that the last worker's close, which comes later, can reset at most that one. Otherwise close().
+   */
+  closeForStop(): void;
   /**
    * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
    * listened on here. Null once closed.
@@ -154,7 +164,8 @@ function openInherited(fd: number): Promise<Listener> {
     return handle;
   };
   const backlog = inheritedBacklog(fd);
-  return Promise.resolve({ fd, address, close: () => undefined, handle: sendable, ...(backlog === null ? {} : { backlog }) });
+  const listener: Listener = { fd, address, close: () => undefined, unlinkPath: () => undefined, closeForStop: () => undefined, handle: sendable };
+  return Promise.resolve(backlog === null ? listener : { ...listener, backlog });
 }
 
 /**
@@ -186,15 +197,33 @@ export function inheritedBacklog(fd: number): number | null {
 
 function makeListener(handle: ServerHandle, address: string, createdPath: string | null): Listener {
   let open = true;
+  // Unlinked once: a later start may already have bound a new socket at the same path, which must not be removed.
+  let path = createdPath;
+  const unlinkPath = () => {
+    if (path !== null) unlinkQuietly(path);
+    path = null;
+  };
+  const close = () => {
+    if (!open) return;
+    open = false;
+    handle.close();
+    unlinkPath();
+  };
   return {
     fd: handle.fd,
     address,
     handle: () => (open ? handle : null),
-    close() {
-      if (!open) return;
-      open = false;
-      handle.close();
-      if (createdPath !== null) unlinkQuietly(createdPath);
+    unlinkPath,
+    close,
+    closeForStop() {
+      // listen(2) again with a backlog of 0, then close our fd, in one synchronous step: libuv would start polling
+      // (and accepting) only at the loop's next turn, and the close comes first, so the master still never accepts
+      // (see primeListen). The workers' copies keep the socket: from now on at most one connection waits in its
+      // queue and the kernel drops further SYNs (the client resends after 1 s, finds the port closed, and nginx
+      // tries its next server). Without it, every connection arriving in the last worker's final loop turn before
+      // its close was reset: 0-8 per stop under load (test/frontends/stop-queue.test.ts).
+      if (open && createdPath === null) handle.listen?.(0);
+      close();
     },
   };
 }

@@ -23,12 +23,13 @@ import type { RequestCounts } from '../worker/messages.js';
 import type { ListenQueue, ListenQueueReader } from './listen-queue.js';
 import { OVER_LIMIT_SAMPLE_MS, overMemoryLimit } from './recycle.js';
 import { addCounts, emptyCounts, formatMetrics, WORKER_STATES, type MetricsInput } from './metrics-text.js';
+import { QueueEmptying } from './stop-emptying.js';
 
 export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle'>>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'closeForStop'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -107,6 +108,8 @@ export class Master {
   /** Each planned 'recycled' exit under the limit that caused it (metrics recycles_total{limit}, totals.recycles). */
   private readonly recyclesBy: MetricsInput['recycles'] = { 'max-requests': 0, 'max-memory': 0, 'max-lifetime': 0 };
   private readonly startedAtEpochMs = Date.now();
+  /** A stop's first stage: the listen queue is emptied before the workers drain (stop-emptying.ts, issue 13). */
+  private emptying: QueueEmptying | null = null;
 
   constructor(options: MasterOptions) {
     this.config = options.config;
@@ -336,8 +339,12 @@ export class Master {
       case 'reload-refused':
         this.reloadRequests++;
         return;
-      case 'stop':
-        return this.life.beginStop(event.reply);
+      case 'stop': {
+        const first = this.life.phase !== 'stopping';
+        this.life.beginStop(event.reply);
+        if (first && this.life.phase === 'stopping') this.beginEmptying();
+        return;
+      }
       case 'scale':
         return this.life.setTarget(event.workers, event.reply);
       case 'ttin':
@@ -461,6 +468,7 @@ export class Master {
         gracefulTimeoutMs: this.config.gracefulTimeoutMs,
         forceStop: this.life.forceStop,
         recycle: this.config.recycle,
+        emptying: this.emptying?.view() ?? null,
       });
       for (const action of actions) this.guard(() => this.apply(action));
       if (wakeAt !== null) this.schedule(wakeAt);
@@ -475,13 +483,16 @@ export class Master {
       case 'spawn':
         return this.table.spawn(action.id, action.generation);
       case 'drain':
-        return this.table.drain(action.pid, action.reason);
+        return this.table.drain(action.pid, action.reason, action.graceMs);
       case 'kill':
         return this.table.kill(action.pid, action.cause);
       case 'recycle':
         return this.table.markRecycle(action.pid, action.limit);
       case 'forget':
         return this.table.forget(action.id);
+      case 'close-listener':
+        this.emptying?.close(action.reason, this.table.countLive());
+        return this.listener.closeForStop ? this.listener.closeForStop() : this.listener.close();
       case 'all-ready':
         return this.life.allReady();
       case 'reload-complete':
@@ -490,6 +501,7 @@ export class Master {
       case 'settled':
         return this.life.settled();
       case 'stopped':
+        this.emptying?.cancel();
         this.cancelTimer?.();
         if (this.sampleTimer !== null) clearTimeout(this.sampleTimer);
         return this.life.finish();
@@ -513,6 +525,19 @@ export class Master {
       this.log.warn(crashSummary(id, slot, now));
       summaryWritten(slot, now);
     }
+  }
+
+  /**
+   * A stop of a socket we bound: unlink a unix path now (new connects fail with ENOENT, nginx moves on), and keep
+   * the workers serving until the queue reads empty (pool.ts). systemd's socket (fd:N) is never unlinked or waited
+   * on: its queue stays with systemd. Without a reader the workers drain at once, as before issue 13.
+   */
+  private beginEmptying(): void {
+    if (this.config.listen.kind === 'fd') return;
+    this.listener.unlinkPath?.();
+    if (this.readListenQueue === null) return;
+    const onReading = () => this.schedule(this.clock.now());
+    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading });
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {

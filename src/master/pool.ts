@@ -54,6 +54,19 @@ export interface PoolView {
   readonly forceStop: boolean;
   /** --max-requests/-memory/-lifetime and --recycle-surge (absent or all 0: no recycling). */
   readonly recycle?: RecyclePolicy;
+  /** A stop of a socket we bound: its listen queue is being emptied before the workers drain (absent: drain at once). */
+  readonly emptying?: Emptying | null;
+}
+
+/**
+ * The first stage of a stop (issue 13): the workers stay ready and keep accepting until a reading of the kernel's
+ * accept queue says 0 (`empty`), or `until` (the stop + --graceful-timeout) passes; then the master closes its fd
+ * (`closed`) and the workers drain. Closing the socket with connections still queued resets them (nginx: 502 POSTs).
+ */
+export interface Emptying {
+  readonly until: number;
+  readonly empty: boolean;
+  readonly closed: boolean;
 }
 
 export interface PoolSlot {
@@ -77,12 +90,15 @@ export function respawnAllowedAt(spawnedAt: readonly number[] | undefined): numb
 
 export type PoolAction =
   | { type: 'spawn'; id: number; generation: number }
-  | { type: 'drain'; pid: number; reason: ExitReason }
+  /** graceMs: what is left of a stop's graceful timeout after its emptying (absent: the worker's own, in full). */
+  | { type: 'drain'; pid: number; reason: ExitReason; graceMs?: number }
   | { type: 'kill'; pid: number; cause: KillCause }
   /** Mark a serving worker for recycling: its slot gets a replacement, and it drains once that one is ready. */
   | { type: 'recycle'; pid: number; limit: RecycleLimit }
   /** A slot above the target with no process left: drop its record (stats must not list it). */
   | { type: 'forget'; id: number }
+  /** The stop's emptying ends: close the master's fd of the listening socket, then the drains that follow. */
+  | { type: 'close-listener'; reason: 'empty' | 'timeout' | 'no-worker' }
   | { type: 'all-ready' }
   | { type: 'reload-complete' }
   | { type: 'settled' }
@@ -141,7 +157,22 @@ export function decide(v: PoolView): Decision {
         if (w.state !== 'draining') actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
         actions.push({ type: 'kill', pid: w.pid, cause: 'stop-now' });
       }
-    } else for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped' });
+    } else {
+      const e = v.emptying;
+      if (e && !e.closed) {
+        // Nobody left to accept (a stop during boot, or every worker died): waiting would only delay the resets.
+        const serving = live.some((w) => w.state === 'ready' && !dying(w));
+        if (e.empty || !serving || v.now >= e.until) {
+          actions.push({ type: 'close-listener', reason: e.empty ? 'empty' : !serving ? 'no-worker' : 'timeout' });
+        } else {
+          wake(e.until); // the workers keep accepting; master.ts reads the queue and decides again on each reading
+          return { actions, wakeAt };
+        }
+      }
+      // One graceful timeout for the whole stop: the emptying's time (in which requests in flight went on) counts.
+      const graceMs = e ? Math.max(0, e.until - v.now) : undefined;
+      for (const w of live) if (!dying(w)) actions.push({ type: 'drain', pid: w.pid, reason: 'stopped', ...(graceMs === undefined ? {} : { graceMs }) });
+    }
     if (v.workers.length === 0) actions.push({ type: 'stopped' });
     return { actions, wakeAt };
   }

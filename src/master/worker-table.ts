@@ -134,14 +134,15 @@ export class WorkerTable {
     log.debug(`${h.label} started (generation ${generation})`);
   }
 
-  drain(pid: number, reason: ExitReason): void {
+  /** graceMs: a shorter graceful timeout for this drain (what is left of a stop's); absent: the worker's own. */
+  drain(pid: number, reason: ExitReason, graceMs?: number): void {
     const h = this.workers.get(pid);
     if (!h || h.state === 'draining' || h.state === 'exited') return;
     const wasReady = h.state === 'ready';
     h.transition('draining', this.o.clock.now());
     h.drainReason = reason;
     // A worker still loading its app cannot drain anything: SIGTERM it (the default action ends it).
-    if (!wasReady || !h.process.send({ type: 'drain' })) h.process.kill('SIGTERM');
+    if (!wasReady || !h.process.send(graceMs === undefined ? { type: 'drain' } : { type: 'drain', graceMs })) h.process.kill('SIGTERM');
   }
 
   /** pool.ts picked it for recycling: it serves on; its slot gets a replacement, then it drains. */

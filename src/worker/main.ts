@@ -59,7 +59,11 @@ class WorkerProcess {
   start(): void {
     process.on('message', (msg: unknown, handle: unknown) => {
       const type = typeof msg === 'object' && msg !== null ? (msg as { type?: unknown }).type : undefined;
-      if (type === 'drain') this.drain(EXIT_OK, 'drain requested');
+      if (type === 'drain') {
+        // A stop's drain carries what is left of its graceful timeout after the listen queue was emptied.
+        const graceMs = (msg as { graceMs?: unknown }).graceMs;
+        this.drain(EXIT_OK, 'drain requested', typeof graceMs === 'number' && graceMs >= 0 ? Math.min(graceMs, this.options.gracefulTimeoutMs) : undefined);
+      }
       else if (type === 'listener') this.copyArrived(handle);
     });
     // The master is gone (crashed or SIGKILLed): nobody would ever stop us, so finish what we have and leave.
@@ -291,7 +295,7 @@ class WorkerProcess {
     this.drain(EXIT_CRASHED, 'uncaught exception');
   }
 
-  private drain(exitCode: number, reason: string): void {
+  private drain(exitCode: number, reason: string, graceMs = this.options.gracefulTimeoutMs): void {
     switch (this.state) {
       case 'loading':
         this.state = 'exiting';
@@ -320,12 +324,12 @@ class WorkerProcess {
     const deadline = setTimeout(() => {
       this.log.warn(
         { open: connections.open },
-        `graceful timeout (${this.options.gracefulTimeoutMs} ms) passed; closing the connections left`,
+        `graceful timeout (${graceMs} ms) passed; closing the connections left`,
       );
       connections.destroyAll();
       // 'close' events follow destroy(); if one never came, leave anyway.
       setTimeout(() => this.exit(), 1000);
-    }, this.options.gracefulTimeoutMs);
+    }, graceMs);
     deadline.unref();
   }
 

@@ -75,7 +75,7 @@ export interface SerializedError {
 
 export type MasterToWorker =
   /** Stop accepting, finish in-flight requests (up to gracefulTimeoutMs), then exit EXIT_OK. */
-  | { type: 'drain' }
+  | { type: 'drain'; graceMs?: number }
   /** Carries a copy of the listening socket (child.send's handle argument), answering `listener-wanted`. */
   | { type: 'listener' };
 

@@ -38,6 +38,8 @@ export interface StartSupervisorOptions {
   t?: Pick<TestContext, 'after'>;
   /** Don't wait for the ready line (tests of start-up failures); `address` is then the listen argument. */
   noWait?: boolean;
+  /** A command that execs the CLI, e.g. ['ip', 'netns', 'exec', 'ns1'] (it must exec: the pid stays the master's). */
+  wrap?: string[];
 }
 
 export interface Supervisor {
@@ -69,7 +71,8 @@ export async function startSupervisor(options: StartSupervisorOptions): Promise<
   const app = isAbsolute(options.app) ? options.app : join(APPS, options.app);
   const listen = options.listen ?? `127.0.0.1:${await freePort()}`;
   const args = [CLI, 'start', app, '-w', String(options.workers ?? 2), '-l', listen, ...(options.args ?? [])];
-  const { proc, output } = spawnCollecting(process.execPath, args, {
+  const [file, ...wrapArgs] = [...(options.wrap ?? []), process.execPath];
+  const { proc, output } = spawnCollecting(file!, [...wrapArgs, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
   });

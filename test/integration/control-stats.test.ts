@@ -43,7 +43,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.equal(snap.workers.length, 2);
     for (const w of snap.workers) {
       assert.deepEqual(Object.keys(w).sort(), [
-        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'recentRestarts', 'requests', 'restarts', 'state', 'timeouts', 'uptime',
+        'cpu', 'generation', 'id', 'inflight', 'lastExit', 'memory', 'pid', 'recentRestarts', 'recycles', 'requests', 'restarts', 'state', 'timeouts', 'uptime',
       ]);
       assert.equal(w.state, 'ready');
       assert.equal(w.generation, 1);
@@ -105,7 +105,7 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.match(lines[0]!, new RegExp(`^master pid ${s.pid}, `));
-    assert.match(lines[1]!, /^\s*ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+IN 60S\s+CPU%\s+MEM MiB\s+LAST EXIT$/);
+    assert.match(lines[1]!, /^\s*ID\s+PID\s+STATE\s+GEN\s+UPTIME\s+REQUESTS\s+INFLIGHT\s+RESTARTS\s+IN 60S\s+RECYCLES\s+CPU%\s+MEM MiB\s+LAST EXIT$/);
     assert.equal(lines.length, 4);
     for (const line of lines.slice(2)) assert.match(line, /^\s*\d+\s+\d+\s+ready\s+1\s/);
   });

@@ -88,6 +88,14 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   private startedAt = 0;
   /** The request's slot on the watchdog's board (RequestTracker), or -1. */
   private trackerSlot = -1;
+  /**
+   * Bytes read and not yet parsed while this connection is held (hold()): null when not held. A connection that
+   * waited in the kernel's queue may carry its front end's FIN behind the request; libuv reads it one loop turn
+   * after the request, so the request is parsed only after that turn (docs/protocol.md "Client aborts").
+   */
+  private held: Buffer[] | null = null;
+  /** The front end closed before the request was handed to the app: the app never sees it (abandon()). */
+  private peerGone = false;
 
   constructor(
     private readonly set: ConnectionOwner,
@@ -98,9 +106,47 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     this.deadline = Date.now() + set.options.timeouts.headerTimeoutMs; // total, not per byte (case 13)
   }
 
+  /**
+   * serve.ts holds a connection accepted from a backlog (the worker just started or resumed accepting): its bytes are
+   * parsed two loop turns after the first ones arrive, once libuv has read whatever followed them. The first turn
+   * reads the request (a short read ends libuv's read loop), the second the FIN if the front end already closed
+   * (nginx does on a client abort; docs/protocol.md "Client aborts"). Two setImmediates per held connection only;
+   * a connection accepted as it arrives is never held.
+   */
+  hold(): void {
+    this.held = [];
+  }
+
+  /** @internal The hold's first turn is over (the request was read in it): one more for the FIN. */
+  heldTurn(): void {
+    if (this.held !== null) setImmediate(releaseHeld, this);
+  }
+
+  /** @internal The hold's second turn is over and no FIN came: parse what was read, as if it had just arrived. */
+  releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    for (const chunk of held) {
+      if (this.state === 'closed') return;
+      this.data(chunk);
+    }
+  }
+
   // --- socket events ---
 
   data(chunk: Buffer): void {
+    const held = this.held;
+    if (held !== null) {
+      if (held.push(chunk) === 1) {
+        setImmediate(heldFirstTurn, this);
+        return;
+      }
+      // A second read within the hold: more was queued than one read takes (a long body), so any FIN lies behind
+      // the rest of it, and holding it all would defeat the body's backpressure. Parse now; an abort then shows as
+      // a truncated body or an EOF in 'app' (cases 23, 27), after the handler started.
+      return this.releaseHeld();
+    }
     switch (this.state) {
       case 'head':
         if (this.first === null) this.first = chunk;
@@ -135,6 +181,16 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   }
 
   peerEnded(): void {
+    const held = this.held;
+    if (held !== null) {
+      // The FIN came with the bytes of a queued connection: a request among them is abandoned, not run (onHead).
+      this.held = null;
+      this.peerGone = true;
+      for (const chunk of held) {
+        this.data(chunk);
+        if (this.state === 'closed') return;
+      }
+    }
     switch (this.state) {
       case 'head':
       case 'body':
@@ -181,6 +237,7 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
   onHead(head: RequestHead): void {
     this.head = head;
     this.first = null;
+    if (this.peerGone) return this.abandon(head);
     const timeouts = this.set.options.timeouts;
     if (head.contentLength > 0) {
       this.state = 'body';
@@ -205,6 +262,21 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     }
     this.exchange = exchange;
     exchange.dispatch();
+  }
+
+  /**
+   * The request of a queued connection whose front end closed before we read it (its client gave up): counted as a
+   * request aborted before any response (stats codes[0]), logged at debug, never handed to the app.
+   */
+  private abandon(head: RequestHead): void {
+    this.set.started(this);
+    this.counted = true;
+    this.startedAt = performance.now();
+    this.responded = true;
+    this.release(0);
+    // test/integration/worker-queued-abort.test.ts relies on this line.
+    this.log.debug({ method: head.method, uri: head.uri, peer: this.peer() }, 'request not run: the front end closed the connection before its handler started');
+    this.destroy();
   }
 
   onBody(chunk: Buffer): void {
@@ -479,6 +551,14 @@ export class Connection implements ParserSink, ExchangeHost, SocketOwner {
     // Before the head this is the front end's address; afterwards REMOTE_ADDR shadows it (node-http-adapter.ts).
     return s.remoteAddress === undefined ? 'unix' : `${s.remoteAddress}:${s.remotePort ?? ''}`;
   }
+}
+
+// The hold's two turns (Connection.hold): shared functions, the connection as argument, no closure per connection.
+function heldFirstTurn(c: Connection): void {
+  c.heldTurn();
+}
+function releaseHeld(c: Connection): void {
+  c.releaseHeld();
 }
 
 /** What node:http gives a request whose client went away (connResetException('aborted')). */

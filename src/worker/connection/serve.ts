@@ -70,6 +70,17 @@ export class ConnectionSet implements ConnectionOwner {
   private paused = false;
   private graceTimer: NodeJS.Timeout | null = null;
   private control: AcceptControl | null = null;
+  /**
+   * The worker has just started, or resumed, accepting: what it accepts now may have waited in the kernel's queue,
+   * long enough for its client to give up and the front end to close it, so it is held (connection.ts hold()) until
+   * the FIN behind its request could be read. Cleared after the first accept burst (a setImmediate per start or
+   * resume, never per request): libuv accepts until EAGAIN or until the gate closes the listener, so by then the
+   * queue is taken (docs/protocol.md "Client aborts").
+   */
+  private backlogged = true;
+  /** Bumped by each resume: a clearing scheduled before it must not clear the new burst's flag. */
+  private resumes = 0;
+  private backlogClearing = false;
 
   constructor(readonly options: ServeOptions) {
     this.warnings = new WarnLimiter(options.log);
@@ -94,15 +105,17 @@ export class ConnectionSet implements ConnectionOwner {
     listenToNetSocket(socket, c);
     c.index = this.list.length;
     this.list.push(c);
+    if (this.backlogged) this.holdQueued(c);
     if (this.cap !== Infinity) this.admitted(c);
   };
 
-  /** An accepted connection's libuv handle (stream-bindings.ts acceptHandles), served through a HandleSocket. */
+  /** An accepted connection's libuv handle (accept-handles.ts acceptHandles), served through a HandleSocket. */
   readonly acceptHandle = (handle: StreamHandle): void => {
     const socket = new HandleSocket(handle);
     const c = new Connection(this, socket);
     c.index = this.list.length;
     this.list.push(c);
+    if (this.backlogged) this.holdQueued(c);
     socket.start(c);
     if (this.cap !== Infinity) this.admitted(c);
   };
@@ -204,9 +217,29 @@ export class ConnectionSet implements ConnectionOwner {
     if (this.paused) this.reopenIfRoom();
   };
 
+  /** A connection of the first accept burst after a start or resume: held; the flag is cleared once the burst is over. */
+  private holdQueued(c: Connection): void {
+    c.hold();
+    if (this.backlogClearing) return;
+    this.backlogClearing = true;
+    setImmediate(backlogTaken, this, this.resumes);
+  }
+
+  /** @internal The accept burst is over (the check phase after the poll phase that ran it). */
+  backlogTaken(resumes: number): void {
+    this.backlogClearing = false;
+    if (resumes === this.resumes) this.backlogged = false;
+  }
+
   private reopenIfRoom(): void {
     if (this.control === null || this.inflight + this.arriving >= this.cap) return;
     this.paused = false;
+    this.backlogged = true;
+    this.resumes++;
     this.control.resume();
   }
+}
+
+function backlogTaken(set: ConnectionSet, resumes: number): void {
+  set.backlogTaken(resumes);
 }

@@ -476,3 +476,131 @@ test('max-connections: a ready worker that asks for the listening socket gets it
   tick();
   assert.equal(w.sent.length, before, 'nothing sent to a draining worker');
 });
+
+// Issue 13 item 3: a stop of a socket we bound empties its accept queue before the workers drain (stop-emptying.ts).
+function emptyingSetup(overrides: Partial<Config> = {}) {
+  const clock = new FakeClock();
+  const spawner = new FakeSpawner();
+  const log = new FakeLog();
+  const listener = Object.assign(new FakeListener(), { unlinked: 0, unlinkPath(this: { unlinked: number }) { this.unlinked++; } });
+  const queue = { depth: 0, reads: 0, readable: true };
+  const master = new Master({
+    config: testConfig({ gracefulTimeoutMs: 5000, ...overrides }),
+    listener,
+    spawnWorker: spawner.spawn,
+    log,
+    clock,
+    sampleUsage: async () => new Map(),
+    readListenQueue: async () => {
+      queue.reads++;
+      return queue.readable ? { depth: queue.depth, limit: 511 } : null;
+    },
+  });
+  return { clock, spawner, log, listener, master, queue, tick: (ms = 0) => clock.advance(ms) };
+}
+
+async function stoppedWhileQueued(overrides: Partial<Config> = {}) {
+  const s = emptyingSetup(overrides);
+  const ready = s.master.start();
+  s.tick();
+  for (const w of s.spawner.alive) w.ready();
+  s.tick();
+  await ready;
+  s.queue.depth = 3;
+  const stopping = s.master.stop();
+  s.tick();
+  await stopping;
+  await flush();
+  s.tick();
+  return s;
+}
+
+test('stop with connections queued: workers keep serving until a reading says 0, then the socket closes, then they drain', async () => {
+  const { spawner, log, listener, queue, master, tick } = await stoppedWhileQueued({ listen: { kind: 'unix', path: '/run/app.sock' } });
+  assert.equal(listener.unlinked, 1, 'the unix path goes at the start of the stop');
+  assert.ok(log.has('stopping: draining 2 workers (graceful timeout 5s)'));
+  assert.ok(log.has('stopping: emptying the listen queue (3 waiting)'), log.lines.join('\n'));
+  for (const w of spawner.alive) assert.deepEqual(w.sent, []);
+  const reads = queue.reads;
+  tick(25);
+  await flush();
+  tick();
+  assert.equal(queue.reads, reads + 1, 'read again every 25 ms');
+  assert.equal(listener.closed, 0);
+  queue.depth = 0;
+  tick(25);
+  await flush();
+  tick();
+  assert.equal(listener.closed, 1);
+  // The stop's one graceful timeout (5 s) less the 50 ms of emptying.
+  for (const w of spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 4950 }]);
+  assert.ok(log.has('listen queue empty after 50 ms; draining 2 workers'), log.lines.join('\n'));
+  const after = queue.reads;
+  for (const w of spawner.alive) w.exit(EXIT_OK);
+  tick(1000);
+  assert.equal(await master.done, 0);
+  assert.equal(queue.reads, after, 'no reading once empty');
+});
+
+test('stop emptying is bounded by the graceful timeout; an unreadable queue or a systemd socket is not waited on', async () => {
+  const bounded = await stoppedWhileQueued();
+  assert.equal(bounded.listener.unlinked, 1); // a no-op for TCP in the real listener
+  bounded.tick(4999);
+  await flush();
+  bounded.tick();
+  for (const w of bounded.spawner.alive) assert.deepEqual(w.sent, []);
+  bounded.tick(1);
+  await flush();
+  bounded.tick();
+  // The emptying took the whole graceful timeout: what is still in flight is closed at once (one bound per stop).
+  for (const w of bounded.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 0 }]);
+  assert.ok(bounded.log.has('listen queue still held 3 connections after the graceful timeout'), bounded.log.lines.join('\n'));
+
+  const unreadable = emptyingSetup();
+  const ready = unreadable.master.start();
+  unreadable.tick();
+  for (const w of unreadable.spawner.alive) w.ready();
+  unreadable.tick();
+  await ready;
+  unreadable.queue.readable = false;
+  void unreadable.master.stop();
+  unreadable.tick();
+  await flush();
+  unreadable.tick();
+  for (const w of unreadable.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain', graceMs: 5000 }]);
+  assert.ok(unreadable.log.has('listen queue cannot be read; draining 2 workers now'));
+
+  const inherited = emptyingSetup({ listen: { kind: 'fd', fd: 3 } });
+  const up = inherited.master.start();
+  inherited.tick();
+  for (const w of inherited.spawner.alive) w.ready();
+  inherited.tick();
+  await up;
+  inherited.queue.depth = 3;
+  void inherited.master.stop();
+  inherited.tick();
+  for (const w of inherited.spawner.alive) assert.deepEqual(w.sent, [{ type: 'drain' }]);
+  assert.equal(inherited.listener.unlinked, 0);
+  assert.equal(inherited.listener.closed, 0);
+});
+
+test('stop: the emptying ends with the listener closeForStop (TCP: backlog shrunk to 0 first), before any drain', async () => {
+  const s = emptyingSetup();
+  const order: string[] = [];
+  Object.assign(s.listener, { closeForStop: () => order.push('closeForStop') });
+  const ready = s.master.start();
+  s.tick();
+  for (const w of s.spawner.alive) {
+    w.ready();
+    const send = w.send.bind(w);
+    w.send = (m, h) => (order.push(m.type), send(m, h));
+  }
+  s.tick();
+  await ready;
+  void s.master.stop();
+  s.tick();
+  await flush();
+  s.tick();
+  assert.deepEqual(order, ['closeForStop', 'drain', 'drain']);
+  assert.equal(s.listener.closed, 0);
+});

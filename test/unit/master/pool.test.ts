@@ -177,6 +177,37 @@ test('stop drains every live worker, kills stragglers after the deadline, and re
   assert.deepEqual(types(view({ phase: 'stopping', workers: [] })), ['stopped']);
 });
 
+// Issue 13: a stop of a socket we bound first empties its listen queue; the workers drain only after the close.
+test('stop while emptying the listen queue: workers stay ready until a reading says empty, then close-listener and drain', () => {
+  const a = w(1, 'ready');
+  const b = w(2, 'ready');
+  const emptying = { until: 11_000, empty: false, closed: false };
+  const waiting = decide(view({ phase: 'stopping', workers: [a, b], emptying }));
+  assert.deepEqual(waiting.actions, []);
+  assert.equal(waiting.wakeAt, 11_000);
+  // The close comes first: a drained worker closes its copy, and the last copy closed resets what is still queued.
+  assert.deepEqual(decide(view({ phase: 'stopping', workers: [a, b], emptying: { ...emptying, empty: true } })).actions, [
+    { type: 'close-listener', reason: 'empty' },
+    // What is left of the graceful timeout: one bound for the whole stop, emptying included.
+    { type: 'drain', pid: a.pid, reason: 'stopped', graceMs: 10_000 },
+    { type: 'drain', pid: b.pid, reason: 'stopped', graceMs: 10_000 },
+  ]);
+  // Closed once: later turns only drain what is left.
+  assert.deepEqual(types(view({ phase: 'stopping', workers: [a, { ...b, state: 'draining' }], emptying: { ...emptying, empty: true, closed: true } })), ['drain']);
+  // Bounded by the graceful timeout: then close and drain anyway.
+  assert.deepEqual(types(view({ phase: 'stopping', now: 11_000, workers: [a, b], emptying })), ['close-listener', 'drain', 'drain']);
+  assert.deepEqual(decide(view({ phase: 'stopping', now: 11_000, workers: [a], emptying })).actions[0], { type: 'close-listener', reason: 'timeout' });
+  // No ready worker to accept (a stop during boot): waiting would only delay the resets.
+  const booting = w(1, 'starting', 1, 900);
+  assert.deepEqual(types(view({ phase: 'stopping', workers: [booting], emptying })), ['close-listener', 'drain']);
+  assert.deepEqual(types(view({ phase: 'stopping', workers: [], emptying })), ['close-listener', 'stopped']);
+  // Deadlines still apply while emptying: a worker blocked past --worker-timeout is killed.
+  const blocked = { ...w(2, 'ready'), blockedSince: 500 };
+  assert.deepEqual(types(view({ phase: 'stopping', workers: [a, blocked], emptying })), ['kill']);
+  // A second stop request kills at once, emptying or not (the listener closes when the master finishes).
+  assert.deepEqual(types(view({ phase: 'stopping', forceStop: true, workers: [a], emptying })), ['drain', 'kill']);
+});
+
 test('scale up opens one new slot at a time; scale down drains the highest slot, one at a time', () => {
   const up = view({ target: 4, workers: [w(1, 'ready'), w(2, 'ready')] });
   assert.deepEqual(spawns(up), [{ type: 'spawn', id: 3, generation: 1 }]);
