@@ -66,12 +66,15 @@ export const SERIAL = [
   'test/frontends/recycle.test.js', // wrk for 8 s must reach max-requests twice; 40 stats samples at 100 ms
   'test/frontends/request-timeout.test.js', // 504 within timeout + 1 s
   'test/frontends/restart.test.js', // kill -9 of every worker under load through three front ends
+  'test/frontends/stop-queue.test.js', // GET and POST load through nginx into two network namespaces during a stop
+  'test/integration/lifecycle-stop-queue.test.js', // the socket path gone before a 1 s request (already running) ends
   'test/integration/orphans.test.js', // port free and workers gone within 2 s of the master's SIGKILL
   'test/integration/pid1.test.js', // a pid namespace (unshare) of its own
   'test/integration/reload-under-load.test.js', // 16 clients and wrk through nginx, reloads inside wrk's run
   'test/integration/sd-notify.test.js', // WATCHDOG=1 median gap within 120-220 ms
   'test/integration/send-timeout.test.js', // a slow reader's 400 ms pauses must stay under the 1 s send-timeout
   'test/integration/slowloris.test.js', // 500 connections; a normal request within 1 s; cuts inside a window
+  'test/integration/worker-queued-abort.test.js', // both connections made within the app's 800 ms load
   'test/integration/worker-timeout.test.js', // a request during a blocked worker answered within 1 s
 ];
 // node --test's own concurrency for the other files. 2 on the 2-core CI machine, with the matrix as a third lane.
