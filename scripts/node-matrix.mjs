@@ -9,10 +9,12 @@
 //   node scripts/node-matrix.mjs                 # every major, both paths, then the packed tarball
 //   (npm test runs it after the full suite: scripts/run-tests.mjs; SCGI_NODE_MATRIX=0 skips it there)
 //   node scripts/node-matrix.mjs --install-only  # only fetch the binaries (prints each bin/ dir)
+//   node scripts/node-matrix.mjs --results FILE  # also write the results as JSON (run-tests.mjs runs it so, beside
+//                                                # the suite's concurrent group, and sums the counts)
 //   SCGI_NODE_MAJORS=24 node scripts/node-matrix.mjs
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -120,14 +122,17 @@ export async function runMatrix() {
       results.push({ version, path, ...r, seconds: Math.round((Date.now() - started) / 1000) });
     }
   }
-  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', tmpdir()], { cwd: ROOT, encoding: 'utf8' });
-  const tarball = join(tmpdir(), pack.stdout.trim().split('\n').pop() ?? '');
+  // A directory of its own: the tarball's name is fixed (scgi-supervise-<version>.tgz), and another checkout's
+  // npm test may be packing into the shared tmpdir at the same moment.
+  const packDir = mkdtempSync(join(tmpdir(), 'scgi-packed-'));
+  const pack = spawnSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: ROOT, encoding: 'utf8' });
+  const tarball = join(packDir, pack.stdout.trim().split('\n').pop() ?? '');
   for (const [major, bin] of bins) {
     const started = Date.now();
     const status = pack.status === 0 ? packSmoke(bin, tarball) : 1;
     results.push({ version: `node ${major}`, path: 'npm pack, install, start + request', status, counts: null, seconds: Math.round((Date.now() - started) / 1000) });
   }
-  rmSync(tarball, { force: true });
+  rmSync(packDir, { recursive: true, force: true });
   for (const r of results) console.log(`# node-matrix ${r.version} ${r.path}: ${r.status === 0 ? 'pass' : `FAIL (${r.status})`} in ${r.seconds}s`);
   return results;
 }
@@ -137,6 +142,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     for (const m of MAJORS) console.log(installNode(m));
   } else {
     const results = await runMatrix();
+    const at = process.argv.indexOf('--results');
+    if (at > 0 && process.argv[at + 1]) writeFileSync(process.argv[at + 1], JSON.stringify(results));
     process.exitCode = results.every((r) => r.status === 0) ? 0 : 1;
   }
 }

@@ -11,6 +11,8 @@ import { exchange, listenArg, parseResponse, request, type Target } from '../hel
 import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { freePort, isAlive, signalPid } from '../helpers/frontends/process-utils.js';
 import type { StatsSnapshot } from '../../src/stats-contract.js';
+import { controlRequest } from '../../src/control/client.js';
+import { controlPathFor } from '../../src/cli/control-options.js';
 
 export { isAlive };
 
@@ -63,6 +65,7 @@ export interface Supervised {
   dir: string;
   /** The app file the supervisor runs (a copy; rewrite it with setVersion/useFixture). */
   appFile: string;
+  /** The snapshot `stats --json -l <listen>` prints, asked in-process (no CLI process); a test of the verb uses verb(). */
   stats(): Promise<StatsSnapshot>;
   /** Runs a verb with `-l <listen>` appended. */
   verb(args: string[], timeoutMs?: number): Promise<CliResult>;
@@ -108,11 +111,10 @@ export async function startVersioned(options: {
     dir,
     appFile,
     verb,
-    stats: async () => {
-      const r = await verb(['stats', '--json'], 15_000);
-      if (r.code !== 0) throw new Error(`stats --json exited ${r.code}: ${r.stderr}`);
-      return JSON.parse(r.stdout) as StatsSnapshot;
-    },
+    // The same control path and response the verb uses (cli/commands/stats.ts prints the response as is), without a
+    // CLI process per call: tests poll this every 50 ms, and at ~0.45 s of CPU per `scgi-supervise stats` (node,
+    // yargs, zod) a poll loop kept a core busy, which the concurrent test group (scripts/run-tests.mjs) cannot spare.
+    stats: () => controlRequest<StatsSnapshot>(controlPathFor({ listen }), 'stats', {}, 15_000),
     // Written aside and renamed over the app file: a worker that (re)starts meanwhile reads the old or the new
     // code, never a half-written file.
     setVersion: async (version) => {

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { resolveControlPath } from '../../src/control/paths.js';
 import { parseListenAddress } from '../../src/config/listen-address.js';
 import { EXIT_NOT_RUNNING } from '../../src/cli/format.js';
+import type { StatsSnapshot } from '../../src/stats-contract.js';
 import { type Supervised, get, pollFor, runCli, startVersioned, sum } from './control-helpers.js';
 
 describe('stats against a running supervisor', { timeout: 90_000 }, () => {
@@ -23,10 +24,13 @@ describe('stats against a running supervisor', { timeout: 90_000 }, () => {
 
   test('stats --json has exactly the documented fields, with plausible values', async () => {
     // cpu/memory come from the periodic sample (--stats-interval, 1 s here), never sampled on demand: wait for one.
-    const snap = await pollFor('a cpu/memory sample of every worker', 5000, async () => {
+    await pollFor('a cpu/memory sample of every worker', 5000, async () => {
       const x = await s.stats();
       return x.workers.length === 2 && x.workers.every((w) => w.memory !== null) ? x : undefined;
     });
+    const r = await s.verb(['stats', '--json'], 15_000); // the verb's own output (s.stats() asks in-process)
+    assert.equal(r.code, 0, r.stderr);
+    const snap = JSON.parse(r.stdout) as StatsSnapshot;
     assert.deepEqual(Object.keys(snap).sort(), ['master', 'workers']);
     assert.deepEqual(Object.keys(snap.master).sort(), ['config', 'generation', 'listen', 'listenQueue', 'pid', 'totals', 'uptime', 'version', 'workers']);
     assert.equal(snap.master.config.workers, 2, 'master.config: the config in effect'); // this test starts with -w 2

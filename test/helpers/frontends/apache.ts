@@ -51,11 +51,14 @@ DefaultRuntimeDir "${dir}"
 DocumentRoot "${dir}/htdocs"
 StartServers 1
 ServerLimit 1
-ThreadsPerChild 32
-MaxRequestWorkers 32
-# The defaults (75/250) exceed one 32-thread child and make mpm_event log AH10159 at level error.
+# One child with more threads than the tests ever have requests open at once: the differential's concurrent step
+# sends 52 (13 cases × 4); with 32 threads, a slow moment on a busy machine had all 32 busy and Apache logged AH00484
+# (MaxRequestWorkers reached) at level error. 64 is ThreadLimit's default.
+ThreadsPerChild 64
+MaxRequestWorkers 64
+# The defaults (75/250) exceed one child and make mpm_event log AH10159 at level error.
 MinSpareThreads 4
-MaxSpareThreads 32
+MaxSpareThreads 64
 ${vhosts.join('\n')}
 `;
 }
