@@ -105,12 +105,14 @@ for (const path of ['handles', 'net-socket'] as const) {
     assert.match(sv.logs(), /WARN .*request timed out after 1 s \(request-timeout\); connection reset method=GET uri=\/half age=1(\.\d)?/);
     // Same worker throughout (it kept serving), and the count reaches stats.
     assert.deepEqual(sv.workerPids(), worker);
-    const stats = await pollFor('stats to count 2 timeouts', 8000, async () => {
+    // The three requests above, plus the front end's own start-up probe if it reached the worker (it does when nginx
+    // is slow to come up): wait for the count, do not read it between two of the worker's reports.
+    const stats = await pollFor('stats to count 2 timeouts and the 3 requests', 8000, async () => {
       const r = await runCli(['stats', '--json', '-l', sv.address], 10_000);
       const s = JSON.parse(r.stdout) as StatsSnapshot;
-      return s.workers[0]?.timeouts === 2 ? s : undefined;
+      return s.workers[0]?.timeouts === 2 && s.workers[0].requests >= 3 ? s : undefined;
     }, 250);
-    assert.equal(stats.workers[0]!.requests, 3);
+    assert.ok(stats.workers[0]!.requests <= 4, `requests ${stats.workers[0]!.requests}`);
     await fe.stop();
   });
 }
