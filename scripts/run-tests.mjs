@@ -22,7 +22,7 @@ const REQUIRED = [
   ['/usr/bin/setpriv', 'util-linux'], // workers' --user/--group (essential on Debian; installed if a slim image lacks it)
   ['/usr/bin/systemd-socket-activate', 'systemd'], // socket activation test; systemd-analyze verify of the units
   ['/usr/bin/python3', 'python3'], // the NOTIFY_SOCKET receiver and the socket holder in the systemd tests
-  ['/usr/bin/cc', 'gcc'], // builds build/sd_notify.node (scripts/build-native.mjs)
+  ['/usr/bin/cc', 'gcc'], // builds build/sd_notify.node and build/syn_filter.node (scripts/build-native.mjs)
   ['/usr/bin/promtool', 'prometheus'], // observe-metrics.test.ts: promtool check metrics/rules/config, a real scrape
   ['/usr/bin/ss', 'iproute2'], // the Unix socket's listen queue (master/listen-queue.ts); an inherited socket's backlog; `ip netns` (frontends/stop-queue)
 ];
@@ -82,7 +82,7 @@ const CONCURRENCY = Number(process.env.SCGI_TEST_CONCURRENCY ?? 2) || 1;
 
 ensureFrontEnds();
 // npm ci ran the addon build before gcc may have been installed above: build it now, so the notify test runs.
-if (!existsSync(join(ROOT, 'build', 'sd_notify.node'))) spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });
+if (!existsSync(join(ROOT, 'build', 'sd_notify.node')) || !existsSync(join(ROOT, 'build', 'syn_filter.node'))) spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs')], { stdio: 'inherit' });
 const filter = process.argv.slice(2);
 let files = findTests(join(ROOT, 'dist', 'test'));
 // Match on the path inside the checkout: a checkout whose own path holds the word (…/wt-worker/) must not match all.

@@ -15,6 +15,7 @@ import { createServerHandle as nodeCreateServerHandle, type CreateServerHandle, 
 import type { ListenAddress } from '../config/config.js';
 import { formatListenAddress } from '../config/listen-address.js';
 import { runListenPrimer } from './spawn-worker.js';
+import { loadSynFilter } from './syn-filter.js';
 
 export interface ListenerOptions {
   listen: ListenAddress;
@@ -40,6 +41,13 @@ export interface Listener {
    * connection, so that the last worker's close, which comes later, can reset at most that one. Otherwise close().
    */
   closeForStop(): void;
+  /**
+   * A stop's first step for a TCP socket we bound: from now on the kernel drops new SYNs (syn-filter.ts), while the
+   * connections already queued, and handshakes under way, stay for the workers to accept. Returns null when done, or
+   * why it could not (no addon: the caller falls back on closeForStop's shrink). Not for unix sockets (unlinkPath)
+   * nor for fd:N (systemd's socket is never touched).
+   */
+  refuseNewConnections(): string | null;
   /**
    * The socket's libuv handle, which a worker gets a copy of over IPC when it asks (max-connections); never
    * listened on here. Null once closed.
@@ -164,7 +172,15 @@ function openInherited(fd: number): Promise<Listener> {
     return handle;
   };
   const backlog = inheritedBacklog(fd);
-  const listener: Listener = { fd, address, close: () => undefined, unlinkPath: () => undefined, closeForStop: () => undefined, handle: sendable };
+  const listener: Listener = {
+    fd,
+    address,
+    close: () => undefined,
+    unlinkPath: () => undefined,
+    closeForStop: () => undefined,
+    refuseNewConnections: () => 'an inherited socket is left to systemd',
+    handle: sendable,
+  };
   return Promise.resolve(backlog === null ? listener : { ...listener, backlog });
 }
 
@@ -215,6 +231,18 @@ function makeListener(handle: ServerHandle, address: string, createdPath: string
     handle: () => (open ? handle : null),
     unlinkPath,
     close,
+    refuseNewConnections() {
+      if (!open) return 'the socket is closed';
+      if (createdPath !== null) return 'a unix socket is unlinked instead';
+      const filter = loadSynFilter();
+      if ('error' in filter) return `the syn_filter addon cannot load (${filter.error})`;
+      try {
+        filter.refuse(handle.fd);
+        return null;
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err);
+      }
+    },
     closeForStop() {
       // listen(2) again with a backlog of 0, then close our fd, in one synchronous step: libuv would start polling
       // (and accepting) only at the loop's next turn, and the close comes first, so the master still never accepts

@@ -27,11 +27,17 @@ import { Ledger } from './ledger.js';
 import { Sampler } from './sampler.js';
 import { QueueEmptying } from './stop-emptying.js';
 
+/**
+ * After new SYNs are refused, the queue is not called empty before this long: a handshake whose SYN came just before
+ * completes within a round trip (microseconds on loopback, milliseconds on a LAN) and lands in the queue.
+ */
+const SYN_SETTLE_MS = 100;
+
 export type MasterLog = TableLog;
 
 export interface MasterOptions {
   config: Config;
-  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'closeForStop'>>;
+  listener: Pick<Listener, 'fd' | 'address' | 'close'> & Partial<Pick<Listener, 'handle' | 'unlinkPath' | 'closeForStop' | 'refuseNewConnections'>>;
   spawnWorker: SpawnWorker;
   log: MasterLog;
   clock?: Clock;
@@ -460,9 +466,17 @@ export class Master {
   private beginEmptying(): void {
     if (this.config.listen.kind === 'fd') return;
     this.listener.unlinkPath?.();
+    let settleMs = 0;
+    if (this.config.listen.kind === 'tcp' && this.listener.refuseNewConnections) {
+      const why = this.listener.refuseNewConnections();
+      if (why === null) {
+        settleMs = SYN_SETTLE_MS;
+        this.log.info('stopping: new connections refused (their SYNs dropped: clients retry, then find the port closed); the queued ones are served');
+      } else this.log.warn(`stopping: cannot refuse new connections (${why}); the close will shrink the backlog instead, which may reset one`);
+    }
     if (this.readListenQueue === null) return;
     const onReading = () => this.schedule(this.clock.now());
-    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, onReading });
+    this.emptying = new QueueEmptying({ read: this.readListenQueue, clock: this.clock, log: this.log, gracefulTimeoutMs: this.config.gracefulTimeoutMs, settleMs, onReading });
   }
 
   private failureError(h: WorkerHandle, cause: FailureCause, how: string): SupervisorError {

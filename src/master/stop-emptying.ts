@@ -17,6 +17,11 @@ export interface QueueEmptyingOptions {
   clock: Clock;
   log: TableLog;
   gracefulTimeoutMs: number;
+  /**
+   * No "empty" before this long after the start: new SYNs were refused at the start (syn-filter.ts), and a handshake
+   * already under way then completes within a round trip, into the queue; 0 when nothing was refused.
+   */
+  settleMs?: number;
   /** Called after each reading: the master decides again. */
   onReading: () => void;
 }
@@ -89,7 +94,8 @@ export class QueueEmptying {
     // Stable line (test/integration/lifecycle-stop-queue.test.ts greps it).
     if (first && q !== null) this.o.log.info(`stopping: emptying the listen queue (${q.depth} waiting)`);
     // Unreadable: do not wait on it (drain as before issue 13).
-    if (q === null || q.depth === 0) this.empty = true;
+    const settled = this.o.clock.now() >= this.startedAt + (this.o.settleMs ?? 0);
+    if (q === null || (q.depth === 0 && settled)) this.empty = true;
     else this.cancelTimer = this.o.clock.setTimer(EMPTYING_INTERVAL_MS, () => this.readOnce(false));
     this.o.onReading();
   }

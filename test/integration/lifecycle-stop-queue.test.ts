@@ -1,6 +1,7 @@
 // A stop loses nothing that was queued (issue 13 item 3): with one worker at --max-connections 1 busy on a slow
 // request, five more wait in the kernel's accept queue; SIGTERM to the master must answer all six (the master
-// empties the queue before it closes the socket), and a unix socket's path is gone at once (new connects: ENOENT).
+// empties the queue before it closes the socket), and new connections are refused at once: a unix socket's path is
+// gone (ENOENT), a TCP SYN is dropped (no handshake).
 // Not the netns/nginx test of the same promise (test/frontends/stop-queue.test.ts).
 
 import { after, describe, test } from 'node:test';
@@ -38,6 +39,26 @@ function connectError(path: string): Promise<string | null> {
   });
 }
 
+/** A TCP connect that neither completes nor fails within `ms` (its SYN dropped): 'no answer'. */
+function connectWithin(port: number, ms: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve('no answer');
+    }, ms);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(e.code ?? e.message);
+    });
+  });
+}
+
 describe('stop with connections queued in the kernel', { timeout: 40_000 }, () => {
   const cleanups: Array<() => Promise<void>> = [];
   after(async () => {
@@ -71,6 +92,11 @@ describe('stop with connections queued in the kernel', { timeout: 40_000 }, () =
         await waitFor('the socket path to be unlinked', () => !existsSync(path), { timeoutMs: 2000, intervalMs: 5 });
         assert.equal(await connectError(path), 'ENOENT');
         assert.equal(answered, 0, 'the path was still there when the queued requests were answered');
+      } else {
+        // TCP: new SYNs are dropped from the start of the stop (native/syn_filter.c), the queued five stay.
+        await waitFor('the stop to refuse new connections', () => /stopping: new connections refused/.test(s.sup.logs()), { timeoutMs: 2000, intervalMs: 5 });
+        assert.equal(await connectWithin(s.target.port, 300), 'no answer');
+        assert.equal(answered, 0, 'a new connection was refused while the queued requests still waited');
       }
       const outcomes = await Promise.all([slow, ...queued]);
       const statuses = outcomes.map((o) => (o.ending === 'fin' ? parseResponse(o.data).status : `${o.ending} ${o.errorCode ?? ''}`));

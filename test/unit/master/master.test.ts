@@ -604,3 +604,46 @@ test('stop: the emptying ends with the listener closeForStop (TCP: backlog shrun
   assert.deepEqual(order, ['closeForStop', 'drain', 'drain']);
   assert.equal(s.listener.closed, 0);
 });
+
+test('a TCP stop refuses new connections first, and calls the queue empty only after the SYN settle time', async () => {
+  const s = emptyingSetup();
+  const refused: string[] = [];
+  Object.assign(s.listener, { refuseNewConnections: () => (refused.push('refused'), null) });
+  const ready = s.master.start();
+  s.tick();
+  for (const w of s.spawner.alive) w.ready();
+  s.tick();
+  await ready;
+  s.queue.depth = 0;
+  void s.master.stop();
+  s.tick();
+  await flush();
+  s.tick();
+  assert.deepEqual(refused, ['refused'], 'at the start of the stop, once');
+  assert.ok(s.log.has('stopping: new connections refused'), s.log.lines.join('\n'));
+  // Empty at once, but a handshake begun before the refusal may still land in the queue: not closed yet.
+  for (const w of s.spawner.alive) assert.deepEqual(w.sent, []);
+  assert.equal(s.listener.closed, 0);
+  for (let t = 0; t < 100; t += 25) {
+    s.tick(25);
+    await flush();
+    s.tick();
+  }
+  assert.equal(s.listener.closed, 1, 'closed once the settle time (100 ms) has passed with the queue empty');
+  for (const w of s.spawner.alive) assert.equal(w.sent[0]?.type, 'drain');
+
+  // Without the addon: a warning, and the stop goes on with the shrink at the close.
+  const plain = emptyingSetup();
+  Object.assign(plain.listener, { refuseNewConnections: () => 'the syn_filter addon cannot load (not built)' });
+  const up = plain.master.start();
+  plain.tick();
+  for (const w of plain.spawner.alive) w.ready();
+  plain.tick();
+  await up;
+  void plain.master.stop();
+  plain.tick();
+  await flush();
+  plain.tick();
+  assert.ok(plain.log.has('cannot refuse new connections (the syn_filter addon cannot load (not built))'), plain.log.lines.join('\n'));
+  assert.equal(plain.listener.closed, 1, 'no settle time without the refusal');
+});
