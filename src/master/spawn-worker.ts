@@ -139,7 +139,7 @@ function startWorker(launch: WorkerLaunch, workerOptions: WorkerOptions, listenF
       child.on('message', (message: unknown) => {
         if (isWorkerToMaster(message)) listener(message);
       });
-      // The watchdog thread's reports (worker/watchdog-thread.ts): JSON lines, the only ones on this pipe.
+      // The watchdog thread's reports (worker/watchdog/watchdog-thread.ts): JSON lines, the only ones on this pipe.
       const lines = new LineSplitter((line, part) => {
         if (part !== 0) return;
         let message: unknown;

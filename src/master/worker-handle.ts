@@ -52,7 +52,7 @@ export class WorkerHandle {
   restarts: number;
   drainReason: ExitReason | null = null;
   killedFor: KillCause | null = null;
-  /** When its watchdog thread reported the event loop blocked (worker/watchdog-thread.ts); pool.ts kills it. */
+  /** When its watchdog thread reported the event loop blocked (worker/watchdog/watchdog-thread.ts); pool.ts kills it. */
   blockedSince: number | null = null;
   /** Its max-requests with the jitter drawn at spawn (recycle.ts requestLimitFor); null: no limit. */
   requestLimit: number | null = null;

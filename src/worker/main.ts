@@ -13,7 +13,7 @@ import { loadApp, type LoadedApp } from './adapters/load-app.js';
 import { DURATION_BOUNDS_S, LISTEN_FD, WATCHDOG_FD, WORKER_OPTIONS_ENV, type SerializedError, type WorkerOptions, type WorkerToMaster } from './messages.js';
 import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
-import { Watchdog } from './watchdog.js';
+import { Watchdog } from './watchdog/watchdog.js';
 import { HandleStream } from './transport/handle-stream.js';
 import { acceptHandles, listenOnCopy } from './transport/accept-handles.js';
 import { socketFromHandle } from './transport/net-socket-events.js';

@@ -98,7 +98,7 @@ export type WorkerToMaster =
    */
   | { type: 'blocked'; blockedMs: number; requests: BlockedRequest[] };
 
-/** A request in flight in a blocked worker (worker/request-board.ts BoardRequest). */
+/** A request in flight in a blocked worker (worker/watchdog/request-board.ts BoardRequest). */
 export interface BlockedRequest {
   method: string;
   uri: string;

@@ -30,7 +30,7 @@ export interface ServeOptions {
   maxConnections?: number;
   /** Upper bounds (s) of the duration histogram, ascending (main.ts passes messages.ts DURATION_BOUNDS_S); none: one bucket. */
   durationBoundsS?: readonly number[];
-  /** Told of each request's start and end (main.ts passes the watchdog's request-board.ts); absent: watchdog off. */
+  /** Told of each request's start and end (main.ts passes the watchdog's watchdog/request-board.ts); absent: watchdog off. */
   tracker?: RequestTracker;
 }
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { readBoard } from './request-board.js';
-import type { WorkerToMaster } from './messages.js';
+import type { WorkerToMaster } from '../messages.js';
 
 export interface WatchdogData {
   memory: SharedArrayBuffer;
