@@ -186,7 +186,9 @@ const PRIME_SCRIPT =
   "const s=require('net').createServer();" +
   "s.on('error',(e)=>{process.stderr.write(String(e.code||e.message));process.exit(1)});" +
   "s.on('listening',()=>process.exit(0));" +
-  's.listen({fd:3,backlog:Number(process.argv[1])})';
+  // The backlog as the second argument: for an fd listen Node reads it from the arguments only (net.js
+  // backlogFromArgs), never from options.backlog (which gave 511 whatever was asked).
+  's.listen({fd:3},Number(process.argv[1]))';
 
 /** Puts the socket behind `fd` into the listening state without accepting on it (listener.ts says why). */
 export function runListenPrimer(fd: number, backlog: number): Promise<{ ok: true } | { ok: false; error: string }> {
