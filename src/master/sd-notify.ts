@@ -3,9 +3,7 @@
 // from the master's own pid (systemd's default NotifyAccess=main) by the small N-API addon native/sd_notify.c.
 // Not the socket code (the addon), nor when milestones happen (master.ts, lifecycle.ts). docs/systemd.md: the why.
 
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { addonPath, loadAddonFunction } from './native-addon.js';
 import type { MasterMilestone } from './master.js';
 
 export type SendDatagram = (path: string, message: string) => void;
@@ -15,18 +13,13 @@ export interface NotifyLog {
   debug(msg: string): void;
 }
 
-/** build/sd_notify.node, built at install time by scripts/build-native.mjs (dist/src/master → the package root). */
-export const ADDON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'build', 'sd_notify.node');
+/** build/sd_notify.node, built at install time by scripts/build-native.mjs. */
+export const ADDON_PATH = addonPath('sd_notify');
 
 /** The addon's send(), or the reason it cannot load (not built: no compiler at install time; or a foreign build). */
 export function loadSender(path: string = ADDON_PATH): { send: SendDatagram } | { error: string } {
-  try {
-    const addon = createRequire(import.meta.url)(path) as { send?: unknown };
-    if (typeof addon.send !== 'function') return { error: `${path} has no send()` };
-    return { send: addon.send as SendDatagram };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
-  }
+  const loaded = loadAddonFunction<SendDatagram>(path, 'send');
+  return 'error' in loaded ? loaded : { send: loaded.fn };
 }
 
 export interface SdNotifierOptions {

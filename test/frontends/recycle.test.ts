@@ -7,7 +7,6 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { startSupervisor, type Supervisor } from '../helpers/supervisor.js';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import { ControlClient } from '../../src/control/client.js';
 import type { StatsSnapshot } from '../../src/stats-contract.js';
+import { runWrk } from '../helpers/wrk.js';
 
 const WORKERS = 2;
 
@@ -54,26 +54,10 @@ function watchReady(stats: () => Promise<StatsSnapshot>): { stop: () => Promise<
   };
 }
 
-function runWrk(url: string, seconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/wrk', ['-t1', '-c16', `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
-    child.on('error', reject); // ENOENT: wrk is missing, and the test must fail, not skip
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`wrk exited ${code}: ${out}`));
-      else resolve(out);
-    });
-  });
-}
-
 test('--max-requests under wrk -c16 for 8 s through nginx: 0 errors, never fewer than N ready, workers recycled', { timeout: 60_000 }, async (t) => {
   const { sv, port, stats } = await setUp(t, 'hello.cjs', ['--max-requests', '2000', '--max-requests-jitter', '500']);
   const watch = watchReady(stats);
-  const out = await runWrk(`http://127.0.0.1:${port}/`, 8);
+  const out = await runWrk(`http://127.0.0.1:${port}/`, 8, 16);
   const { minReady, samples } = await watch.stop();
   const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const after = await stats();

@@ -6,11 +6,11 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { startNginx } from '../helpers/frontends/nginx.js';
 import type { FrontEnd } from '../helpers/frontends/front-end.js';
 import { pollFor, startVersioned, type Supervised } from './control-helpers.js';
+import { runWrk } from '../helpers/wrk.js';
 
 const CONCURRENCY = 16;
 const RELOADS = 3;
@@ -71,24 +71,6 @@ function startLoad(port: number, maxMs: number): { answeredAfter(at: number): nu
       return result;
     },
   };
-}
-
-/** `wrk -t1 -c16 -d<s>s URL`; resolves with its whole output (it prints "Non-2xx or 3xx responses" and "Socket errors"
- *  lines only when there were any). Bounded: killed by pid after the duration plus a margin. */
-function runWrk(url: string, seconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/wrk', ['-t1', `-c${CONCURRENCY}`, `-d${seconds}s`, url], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
-    child.on('error', reject); // ENOENT: wrk is missing, and the test must fail, not skip
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`wrk exited ${code}: ${out}`));
-      else resolve(out);
-    });
-  });
 }
 
 for (const workers of [2, 8]) {
@@ -155,7 +137,7 @@ for (const workers of [2, 8]) {
       const url = `http://127.0.0.1:${nginx.ports.tcp!}/`;
       const seconds = workers <= 2 ? 8 : 20;
       const wrkStarted = Date.now();
-      const wrk = runWrk(url, seconds);
+      const wrk = runWrk(url, seconds, CONCURRENCY);
       // Reload twice while wrk runs (it starts at once; reloads take seconds, so both land inside its run).
       for (const version of ['w1', 'w2']) {
         await s.setVersion(version);
