@@ -96,3 +96,28 @@ test('max-lifetime: a worker older than the limit is recycled when its time come
   tick();
   assert.equal(spawner.all.length, 4, 'then the next slot');
 });
+
+test('a reload while a slot recycles: the reload replaces both; no extra worker, no recycle counted twice', async () => {
+  const { spawner, master, tick } = await started({ maxRequests: 100 });
+  const [one] = spawner.alive;
+  one!.emit({ type: 'limit-reached', limit: 'max-requests', requests: 100 });
+  tick();
+  const replacement = spawner.all[2]!;
+  assert.equal(replacement.options.generation, 1);
+  const reloaded = master.reload();
+  tick();
+  // The canary of generation 2 starts; the old replacement (generation 1) is no longer wanted once it is up.
+  const gen2 = () => spawner.alive.filter((w) => w.options.generation === 2);
+  for (let round = 0; round < 6 && gen2().some((w) => w.sent.length === 0); round++) {
+    for (const w of spawner.alive) if (w.options.generation === 2 || w === replacement) w.ready();
+    tick();
+    for (const w of spawner.alive) if (w.sent.some((m) => m.type === 'drain')) w.exit(EXIT_OK);
+    tick();
+  }
+  const result = await reloaded;
+  assert.equal(result.generation, 2);
+  const s = await master.stats();
+  assert.deepEqual(s.workers.map((w) => [w.id, w.generation, w.state]), [[1, 2, 'ready'], [2, 2, 'ready']]);
+  assert.ok(s.master.totals.recycles <= 1, `recycles ${s.master.totals.recycles}`);
+  assert.equal(s.master.totals.restarts, 0);
+});
