@@ -1,4 +1,4 @@
-// worker/ owns the child process: this entry, its contract with the master (messages.ts, exit-codes.ts), three rooms.
+// worker/ owns the child process: this entry, its contract with the master (messages.ts, exit-codes.ts), four rooms.
 // The worker process entry (spawned by the master): read WorkerOptions, load the app, accept on the inherited
 // listening socket (fd 4), report over IPC (fd 3), drain and exit on request. Exit codes: exit-codes.ts.
 // Not here: serving a connection (serve.ts), loading (load-app.ts), deciding when workers come and go (master/).
@@ -15,16 +15,10 @@ import type { StartExchange } from './connection/exchange.js';
 import { ConnectionSet } from './connection/serve.js';
 import { Watchdog } from './watchdog/watchdog.js';
 import { HandleStream } from './transport/handle-stream.js';
-import { acceptHandles, listenOnCopy } from './transport/accept-handles.js';
+import { acceptHandles } from './transport/accept-handles.js';
+import { ListenerSwitch } from './transport/listener-switch.js';
 import { socketFromHandle } from './transport/net-socket-events.js';
-import { chooseIoPath, httpInternals, isListeningCopy, netSocketInternals, type ListeningCopy } from '../node-internals.js';
-
-/**
- * Copies of the listening socket a worker with max-connections holds in reserve (each one descriptor). One IPC
- * round trip to the master takes longer than a small request: with one copy, hello world at a cap of 1 waited for
- * it on every request.
- */
-const SPARE_COPIES = 4;
+import { chooseIoPath, httpInternals, netSocketInternals } from '../node-internals.js';
 
 /** A crash that is not one of the reserved codes: the master replaces the worker. */
 const EXIT_CRASHED = 1;
@@ -41,13 +35,8 @@ class WorkerProcess {
   private connections: ConnectionSet | null = null;
   private lastStats = '';
   private ioPath: 'handles' | 'net-socket' = 'net-socket';
-  // max-connections (serve.ts's accept gate pauses and resumes): the listener accepting now (the server on fd 4 at
-  // first, later a copy the master sent), or null while paused; one copy held in reserve so a resume need not wait
-  // for the master; whether a copy was asked for; whether one is wanted at once (resumed with none in reserve).
-  private accepting: { close(): void } | null = null;
-  private readonly spares: ListeningCopy[] = [];
-  private copiesAsked = 0;
-  private copyWanted = false;
+  /** What accepts: the server on fd 4, then (max-connections) the copies the master sends (listener-switch.ts). */
+  private listeners: ListenerSwitch | null = null;
   /** The watchdog thread (watchdog.ts): hung-worker reports and the orphan watch; null if it could not start. */
   private watchdog: Watchdog | null = null;
 
@@ -64,7 +53,7 @@ class WorkerProcess {
         const graceMs = (msg as { graceMs?: unknown }).graceMs;
         this.drain(EXIT_OK, 'drain requested', typeof graceMs === 'number' && graceMs >= 0 ? Math.min(graceMs, this.options.gracefulTimeoutMs) : undefined);
       }
-      else if (type === 'listener') this.copyArrived(handle);
+      else if (type === 'listener') this.listeners?.copyArrived(handle);
     });
     // The master is gone (crashed or SIGKILLed): nobody would ever stop us, so finish what we have and leave.
     process.on('disconnect', () => this.drain(EXIT_MASTER_GONE, 'master gone (IPC closed)'));
@@ -163,8 +152,16 @@ class WorkerProcess {
     server.listen({ fd: LISTEN_FD }, options.backlog ?? 511, () => {
       if (this.state !== 'loading') return;
       this.serveOnHandles(server, connections);
-      this.accepting = server;
-      if ((options.maxConnections ?? 0) > 0) connections.gate({ pause: () => this.pauseAccepting(), resume: () => this.resumeAccepting() });
+      const listeners = new ListenerSwitch(server, {
+        backlog: options.backlog ?? 511,
+        onHandle: this.ioPath === 'handles' ? connections.acceptHandle : (h) => connections.accept(socketFromHandle(h)),
+        acceptFailed: (err) => this.acceptFailed(err),
+        askMaster: () => this.send({ type: 'listener-wanted' }),
+        serving: () => this.state === 'serving',
+        log: this.log,
+      });
+      this.listeners = listeners;
+      if ((options.maxConnections ?? 0) > 0) connections.gate({ pause: () => listeners.pause(), resume: () => listeners.resume() });
       this.state = 'serving';
       this.watchdog?.board.arm();
       this.send({ type: 'ready' });
@@ -195,84 +192,6 @@ class WorkerProcess {
     // EMFILE/ENFILE and the like, once per failed accept while they last: rate-limited. libuv keeps listening.
     const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; raise the open-files limit (ulimit -n, LimitNOFILE=)' : '';
     this.connections?.warnings.warn({ code: err.code }, `accept failed: ${err.message}${hint}`);
-  }
-
-  // --- max-connections: stop accepting at the cap, accept again below it (serve.ts ConnectionSet's gate) ---
-
-  /**
-   * At the cap: close our listening descriptor (the master's socket stays open and queues what comes), so queued
-   * connections wait in the kernel backlog for a worker with room; ask for the copy the resume will listen on.
-   * Called inside the accept callback, which ends libuv's accept loop there.
-   */
-  private pauseAccepting(): void {
-    this.accepting?.close();
-    this.accepting = null;
-    this.copyWanted = false;
-    this.askForCopy();
-  }
-
-  private resumeAccepting(): void {
-    if (this.state !== 'serving' || this.accepting !== null) return;
-    const copy = this.spares.pop();
-    if (copy === undefined) {
-      this.copyWanted = true; // the copy asked for at the pause is still on its way: listen when it comes
-      this.askForCopy();
-      return;
-    }
-    this.acceptOn(copy);
-    this.askForCopy();
-  }
-
-  private askForCopy(): void {
-    // Ask until SPARE_COPIES are held or on their way: a resume then finds one, however soon it comes.
-    while (this.spares.length + this.copiesAsked < SPARE_COPIES && this.state === 'serving') {
-      this.copiesAsked++;
-      this.send({ type: 'listener-wanted' });
-    }
-  }
-
-  /**
-   * The master's answer to listener-wanted. Races: it may come after we paused again (kept in reserve), after a
-   * drain began (closed: a draining worker accepts nothing), or when one is already held (closed).
-   */
-  private copyArrived(handle: unknown): void {
-    if (this.copiesAsked > 0) this.copiesAsked--;
-    if (!isListeningCopy(handle)) {
-      this.log.warn('the master sent a listener message without a socket; ignored');
-      return;
-    }
-    if (this.state !== 'serving' || this.spares.length >= SPARE_COPIES) {
-      handle.close();
-      return;
-    }
-    if (this.copyWanted && this.accepting === null) {
-      this.copyWanted = false;
-      this.acceptOn(handle);
-      this.askForCopy();
-      return;
-    }
-    this.spares.push(handle);
-  }
-
-  private acceptOn(copy: ListeningCopy): void {
-    const connections = this.connections!;
-    const onHandle = this.ioPath === 'handles' ? connections.acceptHandle : (h: Parameters<typeof socketFromHandle>[0]) => connections.accept(socketFromHandle(h));
-    const status = listenOnCopy(copy, this.options.backlog ?? 511, onHandle, (err) => this.acceptFailed(err));
-    if (status !== 0) {
-      copy.close();
-      this.log.error({ status }, 'cannot listen on the copy of the listening socket the master sent; asking for another');
-      this.copyWanted = true;
-      this.askForCopy();
-      return;
-    }
-    this.accepting = copy;
-  }
-
-  private stopAccepting(): void {
-    this.accepting?.close(); // closes our descriptor only, the master's socket stays listening
-    this.accepting = null;
-    for (const copy of this.spares.splice(0)) copy.close();
-    this.copyWanted = false;
   }
 
   private loadFailed(err: unknown): void {
@@ -313,7 +232,7 @@ class WorkerProcess {
     this.state = 'draining';
     this.exitCode = exitCode;
     const connections = this.connections!;
-    this.stopAccepting();
+    this.listeners?.stop();
     this.log.info({ inflight: connections.inflight, open: connections.open }, `draining: ${reason}`);
     this.send({ type: 'draining', inflight: connections.inflight });
     if (connections.open === 0) {
