@@ -283,7 +283,6 @@ function recycleCandidate(w: PoolWorker): RecycleCandidate {
     requests: w.requests ?? 0,
     requestLimit: w.requestLimit ?? null,
     memory: w.memory ?? null,
-    recycling: w.recycling ?? null,
   };
 }
 

@@ -22,8 +22,6 @@ export interface RecycleCandidate {
   readonly requestLimit: number | null;
   /** Resident set size in bytes at the master's last sample; null: not sampled yet. */
   readonly memory: number | null;
-  /** Set once it was picked for recycling (the limit that picked it); it then waits for its replacement. */
-  readonly recycling: RecycleLimit | null;
 }
 
 /** While any worker is over --max-memory, the master samples this often instead of --stats-interval. */

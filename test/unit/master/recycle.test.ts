@@ -37,7 +37,7 @@ function view(workers: PoolWorker[], recycle: RecyclePolicy, over: Partial<PoolV
 }
 
 const candidate = (over: Partial<RecycleCandidate> = {}): RecycleCandidate => ({
-  id: 1, pid: 1, startedAt: 0, requests: 0, requestLimit: null, memory: null, recycling: null, ...over,
+  id: 1, pid: 1, startedAt: 0, requests: 0, requestLimit: null, memory: null, ...over,
 });
 
 test('reachedLimit: each limit at its threshold, memory first; all off by default', () => {
